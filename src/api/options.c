@@ -1,0 +1,73 @@
+/* options.c - the controller option table and derived paths. */
+#include "api/options.h"
+
+#include <stdlib.h>
+
+#include "common/buf.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+const struct cfg_opt controller_opts[] = {
+    {"DEFAULT", "data_dir", CFG_STR, "/var/lib/stratus", 0, 0,
+     "Directory for the database, token keys, images and generated files."},
+    {"DEFAULT", "listen", CFG_STR, "127.0.0.1:5000", 0, 0,
+     "Address and port of the API listener: ADDR:PORT or [ADDR]:PORT. Port 0 picks a free "
+     "port."},
+    {"DEFAULT", "public_url", CFG_STR, "", 0, 0,
+     "Base URL clients use to reach the API, for links in responses (e.g. "
+     "http://192.0.2.10:5000). Empty: taken from each request's Host header."},
+    {"DEFAULT", "log_level", CFG_STR, "info", 0, 0,
+     "Least severe level logged: debug, info, warning or error."},
+    {"DEFAULT", "log_file", CFG_STR, "", 0, 0,
+     "File to append the log to. Empty: standard error."},
+    {"DEFAULT", "user", CFG_STR, "", 0, 0,
+     "When started as root, switch to this user (and its groups) before opening any file. "
+     "Empty: keep the current user."},
+    {"api", "max_body_size", CFG_INT, "1048576", 1024, 1073741824,
+     "Largest request body accepted, in bytes; larger ones get 413. Image uploads are "
+     "streamed and not bound by it."},
+    {"api", "max_connections", CFG_INT, "512", 8, 65536,
+     "Most client connections served at once."},
+    {"database", "connection", CFG_STR, "", 0, 0,
+     "The store: a SQLite file path or sqlite:PATH. Empty: DATA_DIR/stratus.db."},
+    {"database", "pool_size", CFG_INT, "8", 1, 256,
+     "Most database connections held open."},
+    {"token", "expiration", CFG_INT, "3600", 60, 604800, "Seconds a token stays valid."},
+    {"token", "key_repository", CFG_STR, "", 0, 0,
+     "Directory of the token encryption keys. Empty: DATA_DIR/keys/token."},
+    {"token", "max_active_keys", CFG_INT, "3", 2, 32,
+     "Keys kept by `stratus-manage token rotate`; tokens made with an older key stop "
+     "validating once it is pruned."},
+    {"identity", "password_hash_cost", CFG_INT, "0", 0, 11,
+     "yescrypt cost of password hashes (higher is slower). 0: libxcrypt's default (5)."},
+};
+const size_t controller_opts_count = sizeof(controller_opts) / sizeof(controller_opts[0]);
+
+struct cfg *controller_config(const char *config_file, const char *data_dir, const char *listen,
+                              struct st_err *err)
+{
+    struct cfg *cfg = cfg_new(controller_opts, controller_opts_count);
+    if ((config_file && cfg_load_file(cfg, config_file, err) < 0) ||
+        (data_dir && cfg_set(cfg, "DEFAULT", "data_dir", data_dir, err) < 0) ||
+        (listen && cfg_set(cfg, "DEFAULT", "listen", listen, err) < 0)) {
+        cfg_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+char *controller_db_url(const struct cfg *cfg)
+{
+    const char *c = cfg_str(cfg, "database", "connection");
+    if (c && *c)
+        return st_xstrdup(c);
+    return st_xasprintf("%s/stratus.db", cfg_str(cfg, "DEFAULT", "data_dir"));
+}
+
+char *controller_key_dir(const struct cfg *cfg)
+{
+    const char *c = cfg_str(cfg, "token", "key_repository");
+    if (c && *c)
+        return st_xstrdup(c);
+    return st_xasprintf("%s/keys/token", cfg_str(cfg, "DEFAULT", "data_dir"));
+}

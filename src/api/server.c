@@ -1,0 +1,469 @@
+/*
+ * server.c - libmicrohttpd glue: per-request state, the body limit (413),
+ * route lookup (404/405), the auth middleware (401/403), dispatch, response
+ * building, the request log line and the request id.
+ */
+#include "api/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "api/router.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "identity/identity.h"
+#include "common/banned.h"
+
+struct api_server {
+    struct MHD_Daemon *mhd;
+    struct app *app;
+    struct router *router;
+    uint16_t port;
+};
+
+struct req_state {
+    struct api_req req;
+    struct api_resp resp;
+    struct api_server *srv;
+    char *scratch;       /* the path, split by the router */
+    bool started;        /* first call done */
+    bool too_large;
+    size_t discarded;
+    struct st_err early; /* a fault found before the body was read */
+};
+
+/* ---- helpers for handlers ----------------------------------------------- */
+
+const char *api_param(const struct api_req *req, int i)
+{
+    return i < req->nparams ? req->params[i] : "";
+}
+
+const char *api_query(const struct api_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->mhd, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct query_iter {
+    void (*fn)(void *, const char *, const char *);
+    void *arg;
+};
+
+static enum MHD_Result query_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    struct query_iter *it = cls;
+    (void) kind;
+    it->fn(it->arg, key, value ? value : "");
+    return MHD_YES;
+}
+
+void api_query_each(const struct api_req *req,
+                    void (*fn)(void *arg, const char *k, const char *v), void *arg)
+{
+    struct query_iter it = {fn, arg};
+    MHD_get_connection_values(req->mhd, MHD_GET_ARGUMENT_KIND, query_cb, &it);
+}
+
+const char *api_header(const struct api_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND, name);
+}
+
+json_t *api_body_json(struct api_req *req, struct st_err *err)
+{
+    if (!req->json)
+        req->json = st_json_parse(req->body.buf, req->body.len, err);
+    return req->json;
+}
+
+struct store_conn *api_db(struct api_req *req, struct st_err *err)
+{
+    if (!req->db)
+        req->db = store_acquire(req->app->store, err);
+    return req->db;
+}
+
+void api_reply(struct api_resp *resp, int status, json_t *json)
+{
+    if (resp->json)
+        json_decref(resp->json);
+    resp->json = json;
+    resp->status = status;
+}
+
+void api_add_header(struct api_resp *resp, const char *name, const char *fmt, ...)
+{
+    struct st_buf b = ST_BUF_INIT;
+    va_list ap;
+    if (resp->nheaders >= API_MAX_HEADERS)
+        return;
+    va_start(ap, fmt);
+    st_buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    resp->headers[resp->nheaders].name = st_xstrdup(name);
+    resp->headers[resp->nheaders].value = st_buf_detach(&b, NULL);
+    resp->nheaders++;
+}
+
+/* ---- request lifecycle -------------------------------------------------- */
+
+static void base_url(struct api_req *req)
+{
+    const char *host;
+    if (req->app->public_url && *req->app->public_url) {
+        st_buf_adds(&req->base_url, req->app->public_url);
+    } else {
+        host = api_header(req, MHD_HTTP_HEADER_HOST);
+        st_buf_addf(&req->base_url, "http://%s", host && *host ? host : "localhost");
+    }
+    while (req->base_url.len && req->base_url.buf[req->base_url.len - 1] == '/')
+        st_buf_truncate(&req->base_url, req->base_url.len - 1);
+}
+
+static struct req_state *req_new(struct api_server *srv, struct MHD_Connection *conn,
+                                 const char *url, const char *method)
+{
+    struct req_state *rs = st_xcalloc(1, sizeof(*rs));
+    struct api_req *req = &rs->req;
+    char uuid[37];
+    size_t n;
+
+    rs->srv = srv;
+    req->app = srv->app;
+    req->mhd = conn;
+    req->method = method;
+    req->start_ns = st_mono_ns();
+    st_uuid(uuid);
+    snprintf(req->request_id, sizeof(req->request_id), "req-%s", uuid);
+    req->path = st_xstrdup(url && *url ? url : "/");
+    n = strlen(req->path);
+    while (n > 1 && req->path[n - 1] == '/')
+        req->path[--n] = '\0';
+    st_buf_init(&req->body, 0);
+    st_buf_init(&req->base_url, 0);
+    st_buf_init(&rs->resp.body, 0);
+    base_url(req);
+    return rs;
+}
+
+static void req_free(struct req_state *rs)
+{
+    if (rs->req.db)
+        store_release(rs->req.app->store, rs->req.db);
+    json_decref(rs->req.json);
+    json_decref(rs->resp.json);
+    st_buf_release(&rs->req.body);
+    st_buf_release(&rs->req.base_url);
+    st_buf_release(&rs->resp.body);
+    for (int i = 0; i < rs->resp.nheaders; i++) {
+        free(rs->resp.headers[i].name);
+        free(rs->resp.headers[i].value);
+    }
+    if (rs->resp.raw)
+        MHD_destroy_response(rs->resp.raw);
+    free(rs->req.path);
+    free(rs->scratch);
+    free(rs);
+}
+
+static enum api_service req_service(const struct req_state *rs)
+{
+    return rs->req.route ? rs->req.route->svc : api_service_of(rs->req.path);
+}
+
+static void add_auth_challenge(struct req_state *rs)
+{
+    api_add_header(&rs->resp, "WWW-Authenticate", "Keystone uri=\"%s/identity\"",
+                   rs->req.base_url.buf);
+}
+
+/* The auth middleware: validate X-Auth-Token once, check the admin flag. */
+static int authenticate(struct req_state *rs, struct st_err *err)
+{
+    struct api_req *req = &rs->req;
+    struct store_conn *c;
+
+    req->token = api_header(req, "X-Auth-Token");
+    if (!req->token || !*req->token) {
+        st_err_set(err, ST_ERR_UNAUTHORIZED, "The request you have made requires authentication.");
+        return -1;
+    }
+    c = api_db(req, err);
+    if (!c)
+        return -1;
+    if (identity_validate(req->app->identity, c, req->token, &req->auth, err) < 0)
+        return -1;
+    req->authed = true;
+    if ((req->route->flags & ROUTE_ADMIN) && policy_admin(&req->auth, req->route->pattern, err) < 0)
+        return -1;
+    return 0;
+}
+
+static void dispatch(struct req_state *rs)
+{
+    struct api_req *req = &rs->req;
+    struct st_err err = ST_ERR_INIT;
+
+    if (st_err_is_set(&rs->early)) {
+        err = rs->early;
+        goto fault;
+    }
+    if (rs->too_large) {
+        st_err_set(&err, ST_ERR_TOO_LARGE, "The request body is larger than %zu bytes.",
+                   req->app->max_body);
+        goto fault;
+    }
+    if ((req->route->flags & ROUTE_AUTH) && authenticate(rs, &err) < 0)
+        goto fault;
+    if (req->route->fn(req, &rs->resp, &err) == 0)
+        return;
+    if (!st_err_is_set(&err))
+        st_err_set(&err, ST_ERR_INTERNAL, "The handler failed without saying why.");
+fault:
+    if (err.kind == ST_ERR_INTERNAL || err.kind == ST_ERR_UNAVAILABLE)
+        log_errorx("api", "%s %s %s: %s", req->request_id, req->method, req->path, err.msg);
+    if (err.kind == ST_ERR_UNAUTHORIZED)
+        add_auth_challenge(rs);
+    api_fault(&rs->resp, req_service(rs), &err);
+}
+
+static enum MHD_Result send_response(struct req_state *rs)
+{
+    struct api_resp *resp = &rs->resp;
+    struct MHD_Response *r;
+    int status = resp->status;
+    enum MHD_Result ret;
+
+    if (resp->raw) {
+        r = resp->raw;
+        resp->raw = NULL;
+    } else if (resp->json) {
+        struct st_buf b = ST_BUF_INIT;
+        size_t len;
+        char *data;
+        st_json_dump(resp->json, &b);
+        data = st_buf_detach(&b, &len);
+        r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+        if (!resp->content_type)
+            resp->content_type = "application/json";
+    } else {
+        size_t len;
+        char *data = st_buf_detach(&resp->body, &len);
+        r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+        if (!status)
+            status = len ? 200 : 204;
+    }
+    if (!r)
+        return MHD_NO;
+    if (!status)
+        status = 200;
+    resp->status = status;
+    if (resp->content_type && status != 204)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+    MHD_add_response_header(r, "x-openstack-request-id", rs->req.request_id);
+    if (req_service(rs) == SVC_COMPUTE)
+        MHD_add_response_header(r, "x-compute-request-id", rs->req.request_id);
+    for (int i = 0; i < resp->nheaders; i++)
+        MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
+    ret = MHD_queue_response(rs->req.mhd, (unsigned) status, r);
+    MHD_destroy_response(r);
+    /* The handler is done with the store. */
+    if (rs->req.db) {
+        store_release(rs->req.app->store, rs->req.db);
+        rs->req.db = NULL;
+    }
+    return ret;
+}
+
+static void first_call(struct req_state *rs)
+{
+    struct api_req *req = &rs->req;
+    struct st_buf allow = ST_BUF_INIT;
+    const char *cl;
+
+    rs->scratch = st_xstrdup(req->path);
+    req->route = router_match(rs->srv->router, req->method, rs->scratch, req->params,
+                              &req->nparams, &allow);
+    if (!req->route) {
+        if (allow.len) {
+            st_err_set(&rs->early, ST_ERR_METHOD_NOT_ALLOWED,
+                       "The method %s is not allowed for %s.", req->method, req->path);
+            api_add_header(&rs->resp, "Allow", "%s", allow.buf);
+        } else {
+            st_err_set(&rs->early, ST_ERR_NOT_FOUND, "The resource could not be found.");
+        }
+    }
+    st_buf_release(&allow);
+    cl = api_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        int64_t n;
+        if (st_parse_i64(cl, 0, INT64_MAX, &n) == 0 && (uint64_t) n > req->app->max_body)
+            rs->too_large = true;
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct api_server *srv = cls;
+    struct req_state *rs = *con_cls;
+    (void) version;
+
+    if (!rs) {
+        rs = req_new(srv, conn, url, method);
+        *con_cls = rs;
+        first_call(rs);
+        if (rs->too_large) {
+            /* Known from Content-Length: answer now, MHD drops the body. */
+            dispatch(rs);
+            return send_response(rs);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (rs->too_large || rs->req.body.len + n > srv->app->max_body) {
+            rs->too_large = true;
+            rs->discarded += n;
+            /* A chunked body far past the limit: stop reading it. */
+            return rs->discarded > 64 * srv->app->max_body ? MHD_NO : MHD_YES;
+        }
+        st_buf_add(&rs->req.body, upload_data, n);
+        return MHD_YES;
+    }
+    dispatch(rs);
+    return send_response(rs);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct req_state *rs = *con_cls;
+    (void) cls;
+    (void) conn;
+    if (!rs)
+        return;
+    double ms = (double) (st_mono_ns() - rs->req.start_ns) / 1e6;
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        log_info("api", "%s %s %d %.2fms %s", rs->req.method, rs->req.path, rs->resp.status, ms,
+                 rs->req.request_id);
+    else
+        log_info("api", "%s %s %d %.2fms %s (connection ended early: %d)", rs->req.method,
+                 rs->req.path, rs->resp.status, ms, rs->req.request_id, (int) toe);
+    req_free(rs);
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    size_t n;
+    (void) cls;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    n = strlen(line);
+    while (n && line[n - 1] == '\n')
+        line[--n] = '\0';
+    log_debug("http", "%s", line);
+}
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, struct st_err *err)
+{
+    char host[128];
+    const char *colon;
+    uint32_t port;
+    memset(ss, 0, sizeof(*ss));
+    if (listen[0] == '[') {
+        const char *end = strchr(listen, ']');
+        if (!end || end[1] != ':' || (size_t) (end - listen - 1) >= sizeof(host))
+            goto bad;
+        memcpy(host, listen + 1, (size_t) (end - listen - 1));
+        host[end - listen - 1] = '\0';
+        colon = end + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon || (size_t) (colon - listen) >= sizeof(host))
+            goto bad;
+        memcpy(host, listen, (size_t) (colon - listen));
+        host[colon - listen] = '\0';
+    }
+    if (st_parse_u32(colon + 1, 0, 65535, &port) < 0)
+        goto bad;
+    struct sockaddr_in *in4 = (struct sockaddr_in *) ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ss;
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t) port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t) port);
+        return 0;
+    }
+bad:
+    st_err_set(err, ST_ERR_BAD_REQUEST,
+               "invalid listen address '%s': expected ADDR:PORT or [ADDR]:PORT", listen);
+    return -1;
+}
+
+struct api_server *api_server_start(struct app *app, const char *listen, unsigned max_conns,
+                                    struct st_err *err)
+{
+    struct sockaddr_storage ss;
+    struct api_server *srv;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_POLL;
+
+    if (parse_listen(listen, &ss, err) < 0)
+        return NULL;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    srv = st_xcalloc(1, sizeof(*srv));
+    srv->app = app;
+    srv->router = router_new();
+    api_register_routes(srv->router);
+    srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
+                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                                MHD_OPTION_CONNECTION_LIMIT, max_conns,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 120,
+                                MHD_OPTION_THREAD_STACK_SIZE, (size_t) (2u << 20),
+                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                                MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned) 1,
+                                MHD_OPTION_END);
+    if (!srv->mhd) {
+        st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot listen on %s", listen);
+        router_free(srv->router);
+        free(srv);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : 0;
+    return srv;
+}
+
+uint16_t api_server_port(const struct api_server *srv)
+{
+    return srv->port;
+}
+
+void api_server_stop(struct api_server *srv)
+{
+    if (!srv)
+        return;
+    MHD_stop_daemon(srv->mhd);
+    router_free(srv->router);
+    free(srv);
+}

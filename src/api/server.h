@@ -1,0 +1,28 @@
+/*
+ * server.h - the HTTP listener (libmicrohttpd, one thread per connection, so
+ * handlers may block on SQLite, disk or a long-poll without stalling other
+ * clients), request logging, body limits, authentication and dispatch.
+ */
+#ifndef ST_SERVER_H
+#define ST_SERVER_H
+
+#include <stdint.h>
+
+#include "api/api.h"
+
+struct api_server;
+
+/* Starts serving on 'listen' ("ADDR:PORT", "[V6ADDR]:PORT"; port 0 picks a
+ * free one).  'app' is borrowed and must outlive the server. */
+struct api_server *api_server_start(struct app *app, const char *listen, unsigned max_conns,
+                                    struct st_err *err);
+/* The port actually bound. */
+uint16_t api_server_port(const struct api_server *srv);
+/* Stops accepting, waits for the requests in progress, frees everything. */
+void api_server_stop(struct api_server *srv);
+
+/* Every route of every service (api/routes.c). */
+struct router;
+void api_register_routes(struct router *r);
+
+#endif

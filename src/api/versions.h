@@ -1,0 +1,16 @@
+/* versions.h - version discovery routes and the API version ranges. */
+#ifndef ST_VERSIONS_H
+#define ST_VERSIONS_H
+
+#include <stddef.h>
+
+#include "api/api.h"
+
+/* Highest microversions served; raised as features land. */
+#define API_COMPUTE_MAX_VERSION "2.1"
+#define API_VOLUME_MAX_VERSION "3.0"
+
+extern const struct route version_routes[];
+extern const size_t version_routes_count;
+
+#endif

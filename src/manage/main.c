@@ -1,0 +1,292 @@
+/*
+ * stratus-manage - operator commands on a controller's data directory:
+ * schema migrations, the bootstrap of the admin identity and the catalog,
+ * and token key rotation.  A command table, like vmctl's, gives the usage.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/options.h"
+#include "common/util.h"
+#include "identity/identity.h"
+#include "identity/token.h"
+#include "store/store.h"
+#include "common/banned.h"
+
+struct ctx {
+    struct cfg *cfg;
+    const char *data_dir;
+    int argc;
+    char **argv;
+};
+
+struct command {
+    const char *name;    /* "db sync" */
+    int (*fn)(struct ctx *ctx, struct st_err *err);
+    const char *args;
+    const char *help;
+};
+
+static struct store *open_store(struct ctx *ctx, struct st_err *err)
+{
+    char *url = controller_db_url(ctx->cfg);
+    struct store *st;
+    if (st_mkdir_p(ctx->data_dir, 0750, err) < 0) {
+        free(url);
+        return NULL;
+    }
+    st = store_open(url, 1, err);
+    free(url);
+    return st;
+}
+
+static int cmd_db_sync(struct ctx *ctx, struct st_err *err)
+{
+    struct store *st = open_store(ctx, err);
+    int n, v;
+    if (!st)
+        return -1;
+    n = store_migrate(st, err);
+    if (n >= 0 && store_schema_version(st, &v, err) == 0)
+        printf("database at schema version %d (%d migration%s applied)\n", v, n,
+               n == 1 ? "" : "s");
+    store_close(st);
+    return n < 0 ? -1 : 0;
+}
+
+static int cmd_db_version(struct ctx *ctx, struct st_err *err)
+{
+    struct store *st = open_store(ctx, err);
+    int v, rc;
+    if (!st)
+        return -1;
+    rc = store_schema_version(st, &v, err);
+    if (rc == 0)
+        printf("%d (latest %d)\n", v, store_schema_latest());
+    store_close(st);
+    return rc;
+}
+
+/* Single-quotes 's' for a POSIX shell. */
+static void sh_quote(struct st_buf *b, const char *s)
+{
+    st_buf_addch(b, '\'');
+    for (; *s; s++) {
+        if (*s == '\'')
+            st_buf_adds(b, "'\\''");
+        else
+            st_buf_addch(b, *s);
+    }
+    st_buf_addch(b, '\'');
+}
+
+/* Single-quotes 's' for YAML. */
+static void yaml_quote(struct st_buf *b, const char *s)
+{
+    st_buf_addch(b, '\'');
+    for (; *s; s++) {
+        if (*s == '\'')
+            st_buf_adds(b, "''");
+        else
+            st_buf_addch(b, *s);
+    }
+    st_buf_addch(b, '\'');
+}
+
+static int write_client_files(struct ctx *ctx, const char *url, const char *password,
+                              const char *region, struct st_err *err)
+{
+    struct st_buf rc = ST_BUF_INIT, yaml = ST_BUF_INIT, path = ST_BUF_INIT, auth = ST_BUF_INIT;
+    int ret = -1;
+
+    st_buf_adds(&auth, url);
+    while (auth.len && auth.buf[auth.len - 1] == '/')
+        st_buf_truncate(&auth, auth.len - 1);
+    st_buf_adds(&auth, "/identity");
+
+    st_buf_adds(&rc, "# stratus admin credentials: source this file to use the openstack CLI\n");
+    st_buf_adds(&rc, "export OS_AUTH_URL=");
+    sh_quote(&rc, auth.buf);
+    st_buf_adds(&rc, "\nexport OS_IDENTITY_API_VERSION=3\nexport OS_AUTH_TYPE=password\n"
+                     "export OS_USERNAME=admin\nexport OS_PASSWORD=");
+    sh_quote(&rc, password);
+    st_buf_adds(&rc, "\nexport OS_PROJECT_NAME=admin\nexport OS_USER_DOMAIN_NAME=Default\n"
+                     "export OS_PROJECT_DOMAIN_NAME=Default\nexport OS_REGION_NAME=");
+    sh_quote(&rc, region);
+    st_buf_adds(&rc, "\nexport OS_INTERFACE=public\n");
+
+    st_buf_adds(&yaml, "# stratus admin credentials for openstack CLI and SDK: "
+                       "OS_CLIENT_CONFIG_FILE=this file, --os-cloud stratus\n"
+                       "clouds:\n  stratus:\n    auth:\n      auth_url: ");
+    yaml_quote(&yaml, auth.buf);
+    st_buf_adds(&yaml, "\n      username: admin\n      password: ");
+    yaml_quote(&yaml, password);
+    st_buf_adds(&yaml, "\n      project_name: admin\n      user_domain_name: Default\n"
+                       "      project_domain_name: Default\n    region_name: ");
+    yaml_quote(&yaml, region);
+    st_buf_adds(&yaml, "\n    interface: public\n    identity_api_version: 3\n");
+
+    st_buf_addf(&path, "%s/openrc", ctx->data_dir);
+    if (st_write_file(path.buf, rc.buf, rc.len, 0600, err) < 0)
+        goto out;
+    st_buf_reset(&path);
+    st_buf_addf(&path, "%s/clouds.yaml", ctx->data_dir);
+    if (st_write_file(path.buf, yaml.buf, yaml.len, 0600, err) < 0)
+        goto out;
+    ret = 0;
+out:
+    st_buf_release(&rc);
+    st_buf_release(&yaml);
+    st_buf_release(&path);
+    st_buf_release(&auth);
+    return ret;
+}
+
+static int cmd_bootstrap(struct ctx *ctx, struct st_err *err)
+{
+    static const struct option longopts[] = {
+        {"password", required_argument, NULL, 'p'},
+        {"public-url", required_argument, NULL, 'u'},
+        {"region", required_argument, NULL, 'r'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *password = NULL, *url = NULL, *region = "RegionOne";
+    struct store *st = NULL;
+    struct store_conn *c = NULL;
+    struct identity *idn = NULL;
+    char *key_dir = NULL;
+    int opt, rc = -1;
+
+    optind = 1;
+    while ((opt = getopt_long(ctx->argc, ctx->argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'p': password = optarg; break;
+        case 'u': url = optarg; break;
+        case 'r': region = optarg; break;
+        default:
+            st_err_set(err, ST_ERR_BAD_REQUEST, "bootstrap: unknown option");
+            return -1;
+        }
+    }
+    if (!password || !*password || !url || !*url) {
+        st_err_set(err, ST_ERR_BAD_REQUEST,
+                   "bootstrap needs --password PW and --public-url URL");
+        return -1;
+    }
+    if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "--public-url must start with http:// or https://");
+        return -1;
+    }
+    if (!(st = open_store(ctx, err)) || store_migrate(st, err) < 0)
+        goto out;
+    key_dir = controller_key_dir(ctx->cfg);
+    if (token_keys_setup(key_dir, err) < 0)
+        goto out;
+    struct identity_opts o = {
+        .key_dir = key_dir,
+        .token_ttl = cfg_int(ctx->cfg, "token", "expiration"),
+        .hash_cost = (int) cfg_int(ctx->cfg, "identity", "password_hash_cost"),
+    };
+    if (!(idn = identity_new(st, &o, err)) || !(c = store_acquire(st, err)))
+        goto out;
+    if (identity_bootstrap(idn, c, password, url, region, err) < 0)
+        goto out;
+    if (write_client_files(ctx, url, password, region, err) < 0)
+        goto out;
+    printf("bootstrapped: user admin, project admin, domain Default, region %s\n"
+           "catalog at %s; credentials in %s/openrc and %s/clouds.yaml (cloud 'stratus')\n",
+           region, url, ctx->data_dir, ctx->data_dir);
+    rc = 0;
+out:
+    if (c)
+        store_release(st, c);
+    identity_free(idn);
+    store_close(st);
+    free(key_dir);
+    return rc;
+}
+
+static int cmd_token_rotate(struct ctx *ctx, struct st_err *err)
+{
+    char *dir = controller_key_dir(ctx->cfg);
+    int rc = token_keys_rotate(dir, (int) cfg_int(ctx->cfg, "token", "max_active_keys"), err);
+    if (rc == 0)
+        printf("rotated the token keys in %s; send SIGHUP to stratusd to use the new key now\n",
+               dir);
+    free(dir);
+    return rc;
+}
+
+static const struct command commands[] = {
+    {"db sync", cmd_db_sync, "", "create or upgrade the database schema"},
+    {"db version", cmd_db_version, "", "print the schema version"},
+    {"bootstrap", cmd_bootstrap, "--password PW --public-url URL [--region NAME]",
+     "create the admin identity, roles and service catalog (idempotent; also migrates) and "
+     "write DIR/openrc and DIR/clouds.yaml"},
+    {"token rotate", cmd_token_rotate, "",
+     "add a new token signing key, keeping [token] max_active_keys"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: stratus-manage [--data-dir DIR] [--config FILE] COMMAND [ARGS]\n\n"
+               "Commands:\n");
+    for (size_t i = 0; i < ST_ARRAY_SIZE(commands); i++)
+        fprintf(f, "  %s %s\n      %s\n", commands[i].name, commands[i].args, commands[i].help);
+    fprintf(f, "\nDIR defaults to /var/lib/stratus.\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *data_dir = NULL, *config = NULL;
+    struct st_err err = ST_ERR_INIT;
+    struct ctx ctx;
+    int i = 1;
+
+    while (i < argc && argv[i][0] == '-') {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (i + 1 < argc && !strcmp(argv[i], "--data-dir"))
+            data_dir = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--config"))
+            config = argv[++i];
+        else {
+            usage(stderr);
+            return 2;
+        }
+        i++;
+    }
+    umask(027);
+    for (size_t c = 0; c < ST_ARRAY_SIZE(commands); c++) {
+        const char *name = commands[c].name;
+        const char *sp = strchr(name, ' ');
+        int words = sp ? 2 : 1;
+        if (i + words > argc)
+            continue;
+        if (sp ? (strncmp(argv[i], name, (size_t) (sp - name)) ||
+                  strlen(argv[i]) != (size_t) (sp - name) || strcmp(argv[i + 1], sp + 1))
+               : strcmp(argv[i], name))
+            continue;
+        ctx.cfg = controller_config(config, data_dir, NULL, &err);
+        if (!ctx.cfg) {
+            fprintf(stderr, "stratus-manage: %s\n", err.msg);
+            return 1;
+        }
+        ctx.data_dir = cfg_str(ctx.cfg, "DEFAULT", "data_dir");
+        /* getopt for the command's own flags sees argv[0] = the command. */
+        ctx.argc = argc - (i + words - 1);
+        ctx.argv = argv + (i + words - 1);
+        int rc = commands[c].fn(&ctx, &err);
+        if (rc < 0)
+            fprintf(stderr, "stratus-manage: %s\n", err.msg);
+        cfg_free(ctx.cfg);
+        return rc < 0 ? 1 : 0;
+    }
+    usage(stderr);
+    return 2;
+}
