@@ -67,9 +67,19 @@ struct route {
     enum api_service svc;
 };
 
+/* A name/value pair, for requests made without HTTP (tests, fuzzing). */
+struct api_kv {
+    const char *name;
+    const char *value;
+};
+
 struct api_req {
     struct app *app;
-    struct MHD_Connection *mhd;
+    struct MHD_Connection *mhd;     /* NULL for an in-process request */
+    const struct api_kv *headers;   /* in-process: headers and query */
+    size_t nheaders;
+    const struct api_kv *query;
+    size_t nquery;
     const char *method;
     char *path;                 /* decoded, trailing slash removed */
     const struct route *route;

@@ -220,6 +220,34 @@ static json_t *inner_body(struct api_req *req, enum idn_kind kind, struct st_err
     return in;
 }
 
+/* Projects: an admin lists them all; anyone else sees the projects it holds
+ * a role on (others stay invisible rather than forbidden). */
+static int project_list(struct api_req *req, struct api_resp *resp, struct st_err *err)
+{
+    json_t *arr, *kept;
+    size_t i;
+    json_t *p;
+    if (req->auth.is_admin)
+        return res_list(req, resp, err);
+    arr = identity_user_projects(req->db, req->auth.user_id, err);
+    if (!arr)
+        return -1;
+    kept = json_array();
+    json_array_foreach(arr, i, p)
+    {
+        const char *name = api_query(req, "name");
+        const char *dom = api_query(req, "domain_id");
+        if (name && !st_streq(name, json_string_value(json_object_get(p, "name"))))
+            continue;
+        if (dom && !st_streq(dom, json_string_value(json_object_get(p, "domain_id"))))
+            continue;
+        json_array_append(kept, p);
+    }
+    json_decref(arr);
+    reply_list(req, resp, IDN_PROJECT, kept);
+    return 0;
+}
+
 static int res_create(struct api_req *req, struct api_resp *resp, struct st_err *err)
 {
     enum idn_kind kind = route_kind(req);
@@ -444,7 +472,7 @@ const struct route identity_routes[] = {
     R("PATCH", "/domains/{id}", res_update, AA),
     R("DELETE", "/domains/{id}", res_delete, AA),
 
-    R("GET", "/projects", res_list, AA),
+    R("GET", "/projects", project_list, A),
     R("POST", "/projects", res_create, AA),
     R("GET", "/projects/{id}", project_show, A),
     R("PATCH", "/projects/{id}", res_update, AA),

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "api/router.h"
@@ -32,7 +33,7 @@ struct api_server {
 struct req_state {
     struct api_req req;
     struct api_resp resp;
-    struct api_server *srv;
+    const struct router *router;
     char *scratch;       /* the path, split by the router */
     bool started;        /* first call done */
     bool too_large;
@@ -47,8 +48,18 @@ const char *api_param(const struct api_req *req, int i)
     return i < req->nparams ? req->params[i] : "";
 }
 
+static const char *kv_find(const struct api_kv *kv, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcasecmp(kv[i].name, name))
+            return kv[i].value;
+    return NULL;
+}
+
 const char *api_query(const struct api_req *req, const char *name)
 {
+    if (!req->mhd)
+        return kv_find(req->query, req->nquery, name);
     return MHD_lookup_connection_value(req->mhd, MHD_GET_ARGUMENT_KIND, name);
 }
 
@@ -70,11 +81,18 @@ void api_query_each(const struct api_req *req,
                     void (*fn)(void *arg, const char *k, const char *v), void *arg)
 {
     struct query_iter it = {fn, arg};
+    if (!req->mhd) {
+        for (size_t i = 0; i < req->nquery; i++)
+            fn(arg, req->query[i].name, req->query[i].value ? req->query[i].value : "");
+        return;
+    }
     MHD_get_connection_values(req->mhd, MHD_GET_ARGUMENT_KIND, query_cb, &it);
 }
 
 const char *api_header(const struct api_req *req, const char *name)
 {
+    if (!req->mhd)
+        return kv_find(req->headers, req->nheaders, name);
     return MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND, name);
 }
 
@@ -129,16 +147,16 @@ static void base_url(struct api_req *req)
         st_buf_truncate(&req->base_url, req->base_url.len - 1);
 }
 
-static struct req_state *req_new(struct api_server *srv, struct MHD_Connection *conn,
-                                 const char *url, const char *method)
+static struct req_state *req_new(struct app *app, const struct router *router,
+                                 struct MHD_Connection *conn, const char *url, const char *method)
 {
     struct req_state *rs = st_xcalloc(1, sizeof(*rs));
     struct api_req *req = &rs->req;
     char uuid[37];
     size_t n;
 
-    rs->srv = srv;
-    req->app = srv->app;
+    rs->router = router;
+    req->app = app;
     req->mhd = conn;
     req->method = method;
     req->start_ns = st_mono_ns();
@@ -151,7 +169,8 @@ static struct req_state *req_new(struct api_server *srv, struct MHD_Connection *
     st_buf_init(&req->body, 0);
     st_buf_init(&req->base_url, 0);
     st_buf_init(&rs->resp.body, 0);
-    base_url(req);
+    if (conn)
+        base_url(req);
     return rs;
 }
 
@@ -203,8 +222,14 @@ static int authenticate(struct req_state *rs, struct st_err *err)
     if (identity_validate(req->app->identity, c, req->token, &req->auth, err) < 0)
         return -1;
     req->authed = true;
-    if ((req->route->flags & ROUTE_ADMIN) && policy_admin(&req->auth, req->route->pattern, err) < 0)
-        return -1;
+    if (req->route->flags & ROUTE_ADMIN) {
+        struct st_buf action = ST_BUF_INIT;
+        int rc;
+        st_buf_addf(&action, "%s %s", req->route->method, req->route->pattern);
+        rc = policy_admin(&req->auth, action.buf, err);
+        st_buf_release(&action);
+        return rc;
+    }
     return 0;
 }
 
@@ -291,7 +316,7 @@ static void first_call(struct req_state *rs)
     const char *cl;
 
     rs->scratch = st_xstrdup(req->path);
-    req->route = router_match(rs->srv->router, req->method, rs->scratch, req->params,
+    req->route = router_match(rs->router, req->method, rs->scratch, req->params,
                               &req->nparams, &allow);
     if (!req->route) {
         if (allow.len) {
@@ -321,7 +346,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void) version;
 
     if (!rs) {
-        rs = req_new(srv, conn, url, method);
+        rs = req_new(srv->app, srv->router, conn, url, method);
         *con_cls = rs;
         first_call(rs);
         if (rs->too_large) {
@@ -345,6 +370,48 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     dispatch(rs);
     return send_response(rs);
+}
+
+void api_handle(struct app *app, const struct router *r, const struct api_call *call,
+                struct api_result *res)
+{
+    struct req_state *rs = req_new(app, r, NULL, call->path, call->method);
+    struct api_resp *resp = &rs->resp;
+
+    rs->req.headers = call->headers;
+    rs->req.nheaders = call->nheaders;
+    rs->req.query = call->query;
+    rs->req.nquery = call->nquery;
+    base_url(&rs->req);
+    first_call(rs);
+    if (!rs->too_large) {
+        if (call->body_len > app->max_body)
+            rs->too_large = true;
+        else
+            st_buf_add(&rs->req.body, call->body, call->body_len);
+    }
+    dispatch(rs);
+
+    memset(res, 0, sizeof(*res));
+    st_buf_init(&res->body, 0);
+    st_buf_init(&res->headers, 0);
+    if (resp->json)
+        st_json_dump(resp->json, &res->body);
+    else
+        st_buf_add(&res->body, resp->body.buf, resp->body.len);
+    res->status = resp->status ? resp->status : (res->body.len ? 200 : 204);
+    if (resp->json)
+        res->json = json_incref(resp->json);
+    for (int i = 0; i < resp->nheaders; i++)
+        st_buf_addf(&res->headers, "%s: %s\n", resp->headers[i].name, resp->headers[i].value);
+    req_free(rs);
+}
+
+void api_result_release(struct api_result *res)
+{
+    json_decref(res->json);
+    st_buf_release(&res->body);
+    st_buf_release(&res->headers);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -25,4 +25,29 @@ void api_server_stop(struct api_server *srv);
 struct router;
 void api_register_routes(struct router *r);
 
+/* An in-process request, for unit tests and fuzzing: it goes through the
+ * same routing, body limit, authentication, handler and fault rendering as
+ * one from the network. */
+struct api_call {
+    const char *method;
+    const char *path;
+    const struct api_kv *headers;
+    size_t nheaders;
+    const struct api_kv *query;
+    size_t nquery;
+    const char *body;
+    size_t body_len;
+};
+struct api_result {
+    int status;
+    json_t *json;         /* the body parsed as JSON, or NULL (owned) */
+    struct st_buf body;   /* the raw body */
+    struct st_buf headers; /* "Name: value\n" lines */
+};
+/* Handles 'call' with the routes of 'r' (from router_new() plus
+ * api_register_routes()).  Release 'res' with api_result_release(). */
+void api_handle(struct app *app, const struct router *r, const struct api_call *call,
+                struct api_result *res);
+void api_result_release(struct api_result *res);
+
 #endif

@@ -260,7 +260,7 @@ for dev in $ROOTDEV $BLOCKDEVS; do
 	[ "$dev" = "$SEED_DEV" ] && continue
 	[ -b "$dev" ] || continue
 	# superblock magic 0xEF53 at byte 1080, label at byte 1144
-	[ "$(dd if="$dev" bs=8 skip=135 count=1 2>/dev/null)" = "$EXTMAGIC" ] || continue
+	[ "$(dd if="$dev" bs=2 skip=540 count=1 2>/dev/null)" = "$EXTMAGIC" ] || continue
 	label=$(dd if="$dev" bs=8 skip=143 count=2 2>/dev/null)
 	case "$label" in cidata | CIDATA | config-2 | CONFIG-2) continue ;; esac
 	if mount -t ext4 -o rw "$dev" "$DISKMNT" 2>/dev/null; then
