@@ -39,8 +39,13 @@ enum api_service {
 
 /* Process-wide state shared by all handlers (read-only after start, or
  * internally synchronised). */
+struct image_files;
+struct compute_conf;
+
 struct app {
+    const struct compute_conf *compute;
     struct cfg *cfg;
+    const struct image_files *images; /* image data directory and limits */
     struct store *store;
     struct identity *identity;
     const char *data_dir;
@@ -57,6 +62,22 @@ typedef int (*api_handler)(struct api_req *req, struct api_resp *resp, struct st
 enum route_flags {
     ROUTE_AUTH = 1 << 0,  /* needs a valid X-Auth-Token */
     ROUTE_ADMIN = 1 << 1, /* and the admin role */
+    ROUTE_HOST = 1 << 2,  /* an agent: "Authorization: Bearer <host secret>" */
+};
+
+/*
+ * A streamed request body (image uploads): not held in memory and not bound
+ * by the body limit.  begin() runs once the headers are in and the caller is
+ * authenticated; data() gets each chunk; then the route's handler runs to
+ * finish.  If begin() or data() fails, the rest of the body is discarded and
+ * the error is the response.  abort() undoes whatever begin() started when
+ * the request fails or the connection is lost; it is not called after the
+ * handler returned 0.  Per-request state lives in req->stream.
+ */
+struct api_stream_ops {
+    int (*begin)(struct api_req *req, struct st_err *err);
+    int (*data)(struct api_req *req, const char *data, size_t len, struct st_err *err);
+    void (*abort)(struct api_req *req);
 };
 
 struct route {
@@ -65,6 +86,7 @@ struct route {
     api_handler fn;
     unsigned flags;      /* ROUTE_* */
     enum api_service svc;
+    const struct api_stream_ops *stream; /* NULL: body buffered (max_body) */
 };
 
 /* A name/value pair, for requests made without HTTP (tests, fuzzing). */
@@ -88,12 +110,16 @@ struct api_req {
     struct st_buf body;
     json_t *json;               /* the parsed body (api_body_json) */
     bool authed;                /* 'auth' is valid */
+    char host_name[256];        /* ROUTE_HOST: the authenticated host */
     struct auth_ctx auth;
     const char *token;          /* X-Auth-Token as sent */
     struct store_conn *db;      /* borrowed for the request, or NULL */
     char request_id[48];
     struct st_buf base_url;     /* scheme://host[:port] for links */
     int64_t start_ns;
+    int mv_major, mv_minor;     /* negotiated microversion (compute, volume) */
+    void *stream;               /* streamed-body state (api_stream_ops) */
+    bool stream_done;           /* the handler finished the stream */
 };
 
 struct api_header {
@@ -126,10 +152,25 @@ void api_query_each(const struct api_req *req, void (*fn)(void *arg, const char 
 const char *api_header(const struct api_req *req, const char *name);
 /* Parses the body as a JSON object once; the result is owned by 'req'. */
 json_t *api_body_json(struct api_req *req, struct st_err *err);
+/* Parses the body as a JSON object or array (JSON-patch). */
+json_t *api_body_json_any(struct api_req *req, struct st_err *err);
 /* The store connection for this request, acquired on first use. */
 struct store_conn *api_db(struct api_req *req, struct st_err *err);
+/* Gives the connection back early (before a long streamed body). */
+void api_db_release(struct api_req *req);
+
+/* True when the request's microversion is at least major.minor. */
+static inline bool api_mv(const struct api_req *req, int major, int minor)
+{
+    return req->mv_major > major || (req->mv_major == major && req->mv_minor >= minor);
+}
 
 /* Response helpers. */
+/* Streams 'length' bytes of 'fd' from 'offset' as the body; takes ownership
+ * of 'fd' (closed when sent, or on failure).  Returns -1 with 'err' if the
+ * response cannot be made. */
+int api_resp_file(struct api_resp *resp, int fd, uint64_t offset, uint64_t length,
+                  struct st_err *err) __attribute__((warn_unused_result));
 /* Takes ownership of 'json' (which may be NULL for no body). */
 void api_reply(struct api_resp *resp, int status, json_t *json);
 void api_add_header(struct api_resp *resp, const char *name, const char *fmt, ...)

@@ -2,9 +2,11 @@
 #include "api/options.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/buf.h"
 #include "common/util.h"
+#include "compute/server.h"
 #include "common/banned.h"
 
 const struct cfg_opt controller_opts[] = {
@@ -38,6 +40,29 @@ const struct cfg_opt controller_opts[] = {
     {"token", "max_active_keys", CFG_INT, "3", 2, 32,
      "Keys kept by `stratus-manage token rotate`; tokens made with an older key stop "
      "validating once it is pruned."},
+    {"image", "max_size", CFG_INT, "1099511627776", 1, INT64_MAX,
+     "Largest image upload accepted, in bytes (default 1 TiB)."},
+    {"compute", "cpu_allocation_ratio", CFG_STR, "16.0", 0, 0,
+     "Virtual CPUs the scheduler places per host CPU."},
+    {"compute", "ram_allocation_ratio", CFG_STR, "1.5", 0, 0,
+     "Guest RAM the scheduler places per MiB of host RAM."},
+    {"compute", "disk_allocation_ratio", CFG_STR, "1.0", 0, 0,
+     "Guest disk the scheduler places per GiB of host disk."},
+    {"compute", "reserved_host_memory_mb", CFG_INT, "512", 0, 1048576,
+     "Host RAM kept out of the scheduler's reach, in MiB."},
+    {"compute", "service_down_time", CFG_INT, "60", 5, 3600,
+     "Seconds without a heartbeat after which a host counts as down."},
+    {"compute", "reboot_timeout", CFG_INT, "60", 0, 3600,
+     "Seconds a soft reboot waits for the guest to shut down before it becomes a hard "
+     "reboot."},
+    {"compute", "default_availability_zone", CFG_STR, "nova", 0, 0,
+     "Availability zone of hosts and servers that name none."},
+    {"quota", "instances", CFG_INT, "10", -1, INT32_MAX,
+     "Default servers per project (-1: unlimited)."},
+    {"quota", "cores", CFG_INT, "20", -1, INT32_MAX,
+     "Default vCPUs per project (-1: unlimited)."},
+    {"quota", "ram", CFG_INT, "51200", -1, INT32_MAX,
+     "Default RAM per project in MiB (-1: unlimited)."},
     {"identity", "password_hash_cost", CFG_INT, "0", 0, 11,
      "yescrypt cost of password hashes (higher is slower). 0: libxcrypt's default (5)."},
 };
@@ -62,6 +87,36 @@ char *controller_db_url(const struct cfg *cfg)
     if (c && *c)
         return st_xstrdup(c);
     return st_xasprintf("%s/stratus.db", cfg_str(cfg, "DEFAULT", "data_dir"));
+}
+
+static int ratio(const struct cfg *cfg, const char *name, double *out, struct st_err *err)
+{
+    const char *v = cfg_str(cfg, "compute", name);
+    char *end = NULL;
+    double d = strtod(v, &end);
+    if (!*v || *end || d <= 0 || d > 1000) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "option [compute] %s: '%s' is not a ratio", name, v);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+int controller_compute_conf(const struct cfg *cfg, struct compute_conf *cc, struct st_err *err)
+{
+    memset(cc, 0, sizeof(*cc));
+    if (ratio(cfg, "cpu_allocation_ratio", &cc->cpu_allocation_ratio, err) < 0 ||
+        ratio(cfg, "ram_allocation_ratio", &cc->ram_allocation_ratio, err) < 0 ||
+        ratio(cfg, "disk_allocation_ratio", &cc->disk_allocation_ratio, err) < 0)
+        return -1;
+    cc->reserved_host_memory_mb = cfg_int(cfg, "compute", "reserved_host_memory_mb");
+    cc->service_down_time = cfg_int(cfg, "compute", "service_down_time");
+    cc->reboot_timeout = (int) cfg_int(cfg, "compute", "reboot_timeout");
+    cc->default_az = cfg_str(cfg, "compute", "default_availability_zone");
+    cc->default_quota_instances = cfg_int(cfg, "quota", "instances");
+    cc->default_quota_cores = cfg_int(cfg, "quota", "cores");
+    cc->default_quota_ram = cfg_int(cfg, "quota", "ram");
+    return 0;
 }
 
 char *controller_key_dir(const struct cfg *cfg)

@@ -21,5 +21,9 @@ struct cfg *controller_config(const char *config_file, const char *data_dir, con
  * "DATA_DIR/keys/token" unless [token] key_repository is set.  New strings. */
 char *controller_db_url(const struct cfg *cfg);
 char *controller_key_dir(const struct cfg *cfg);
+/* The compute settings; strings point into 'cfg'. */
+struct compute_conf;
+int controller_compute_conf(const struct cfg *cfg, struct compute_conf *cc, struct st_err *err)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -15,11 +15,14 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "api/router.h"
+#include "api/versions.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "compute/host.h"
 #include "identity/identity.h"
 #include "common/banned.h"
 
@@ -32,6 +35,7 @@ struct api_server {
 
 struct req_state {
     struct api_req req;
+    bool streaming;      /* the body goes to route->stream */
     struct api_resp resp;
     const struct router *router;
     char *scratch;       /* the path, split by the router */
@@ -103,6 +107,21 @@ json_t *api_body_json(struct api_req *req, struct st_err *err)
     return req->json;
 }
 
+json_t *api_body_json_any(struct api_req *req, struct st_err *err)
+{
+    if (!req->json)
+        req->json = st_json_parse_value(req->body.buf, req->body.len, err);
+    return req->json;
+}
+
+void api_db_release(struct api_req *req)
+{
+    if (req->db) {
+        store_release(req->app->store, req->db);
+        req->db = NULL;
+    }
+}
+
 struct store_conn *api_db(struct api_req *req, struct st_err *err)
 {
     if (!req->db)
@@ -130,6 +149,21 @@ void api_add_header(struct api_resp *resp, const char *name, const char *fmt, ..
     resp->headers[resp->nheaders].name = st_xstrdup(name);
     resp->headers[resp->nheaders].value = st_buf_detach(&b, NULL);
     resp->nheaders++;
+}
+
+int api_resp_file(struct api_resp *resp, int fd, uint64_t offset, uint64_t length,
+                  struct st_err *err)
+{
+    struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(length, fd, offset);
+    if (!r) {
+        close(fd);
+        st_err_set(err, ST_ERR_INTERNAL, "cannot make a file response");
+        return -1;
+    }
+    if (resp->raw)
+        MHD_destroy_response(resp->raw);
+    resp->raw = r;
+    return 0;
 }
 
 /* ---- request lifecycle -------------------------------------------------- */
@@ -205,12 +239,89 @@ static void add_auth_challenge(struct req_state *rs)
                    rs->req.base_url.buf);
 }
 
+/* Microversions (Nova and Cinder): from "OpenStack-API-Version: compute
+ * 2.37" or the legacy "X-OpenStack-Nova-API-Version: 2.37"; "latest" is the
+ * maximum; none is the minimum.  Out of range: 406; malformed: 400. */
+static int negotiate_version(struct req_state *rs, struct st_err *err)
+{
+    struct api_req *req = &rs->req;
+    enum api_service svc = req->route ? req->route->svc : SVC_ROOT;
+    const char *service, *legacy = NULL, *v = NULL, *h;
+    int min_major, min_minor, max_major, max_minor;
+    char word[32], num[32];
+
+    if (svc == SVC_COMPUTE) {
+        service = "compute";
+        legacy = "X-OpenStack-Nova-API-Version";
+        min_major = 2, min_minor = 1;
+        max_major = API_COMPUTE_MAX_MAJOR, max_minor = API_COMPUTE_MAX_MINOR;
+    } else if (svc == SVC_VOLUME) {
+        service = "volume";
+        min_major = 3, min_minor = 0;
+        max_major = API_VOLUME_MAX_MAJOR, max_minor = API_VOLUME_MAX_MINOR;
+    } else {
+        return 0;
+    }
+    req->mv_major = min_major;
+    req->mv_minor = min_minor;
+    h = api_header(req, "OpenStack-API-Version");
+    if (h && sscanf(h, "%31s %31s", word, num) == 2 && !strcasecmp(word, service))
+        v = num;
+    else if (legacy)
+        v = api_header(req, legacy);
+    if (v && !strcmp(v, "latest")) {
+        req->mv_major = max_major;
+        req->mv_minor = max_minor;
+    } else if (v) {
+        uint32_t maj, min;
+        char *dot = strchr(v, '.');
+        char majs[16];
+        if (!dot || (size_t) (dot - v) >= sizeof(majs)) {
+            st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid API version request string %s", v);
+            return -1;
+        }
+        memcpy(majs, v, (size_t) (dot - v));
+        majs[dot - v] = '\0';
+        if (st_parse_u32(majs, 0, 99, &maj) < 0 || st_parse_u32(dot + 1, 0, 999, &min) < 0) {
+            st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid API version request string %s", v);
+            return -1;
+        }
+        req->mv_major = (int) maj;
+        req->mv_minor = (int) min;
+        if (!api_mv(req, min_major, min_minor) ||
+            (req->mv_major > max_major ||
+             (req->mv_major == max_major && req->mv_minor > max_minor))) {
+            st_err_set(err, ST_ERR_NOT_ACCEPTABLE,
+                       "Version %s is not supported by the API. Minimum is %d.%d and maximum "
+                       "is %d.%d.",
+                       v, min_major, min_minor, max_major, max_minor);
+            return -1;
+        }
+    }
+    api_add_header(&rs->resp, "OpenStack-API-Version", "%s %d.%d", service, req->mv_major,
+                   req->mv_minor);
+    if (legacy)
+        api_add_header(&rs->resp, legacy, "%d.%d", req->mv_major, req->mv_minor);
+    api_add_header(&rs->resp, "Vary", "OpenStack-API-Version%s%s", legacy ? ", " : "",
+                   legacy ? legacy : "");
+    return 0;
+}
+
 /* The auth middleware: validate X-Auth-Token once, check the admin flag. */
 static int authenticate(struct req_state *rs, struct st_err *err)
 {
     struct api_req *req = &rs->req;
     struct store_conn *c;
 
+    if (req->route->flags & ROUTE_HOST) {
+        /* Agents only: a Keystone token is no good here, and a host secret
+         * is no good on the public routes. */
+        c = api_db(req, err);
+        if (!c || host_authenticate(c, api_header(req, "Authorization"), req->host_name,
+                                    sizeof(req->host_name), err) < 0)
+            return -1;
+        return 0;
+    }
     req->token = api_header(req, "X-Auth-Token");
     if (!req->token || !*req->token) {
         st_err_set(err, ST_ERR_UNAUTHORIZED, "The request you have made requires authentication.");
@@ -247,13 +358,23 @@ static void dispatch(struct req_state *rs)
                    req->app->max_body);
         goto fault;
     }
-    if ((req->route->flags & ROUTE_AUTH) && authenticate(rs, &err) < 0)
-        goto fault;
-    if (req->route->fn(req, &rs->resp, &err) == 0)
+    if (!rs->streaming) {
+        if (negotiate_version(rs, &err) < 0)
+            goto fault;
+        if ((req->route->flags & (ROUTE_AUTH | ROUTE_HOST)) && authenticate(rs, &err) < 0)
+            goto fault;
+    }
+    if (req->route->fn(req, &rs->resp, &err) == 0) {
+        req->stream_done = true;
         return;
+    }
     if (!st_err_is_set(&err))
         st_err_set(&err, ST_ERR_INTERNAL, "The handler failed without saying why.");
 fault:
+    if (rs->streaming && !req->stream_done && req->route->stream->abort) {
+        req->route->stream->abort(req);
+        req->stream_done = true;
+    }
     if (err.kind == ST_ERR_INTERNAL || err.kind == ST_ERR_UNAVAILABLE)
         log_errorx("api", "%s %s %s: %s", req->request_id, req->method, req->path, err.msg);
     if (err.kind == ST_ERR_UNAUTHORIZED)
@@ -328,6 +449,16 @@ static void first_call(struct req_state *rs)
         }
     }
     st_buf_release(&allow);
+    if (req->route && req->route->stream) {
+        /* Authenticate before reading the body, then let the route take it. */
+        rs->streaming = true;
+        if (negotiate_version(rs, &rs->early) < 0 ||
+            ((req->route->flags & (ROUTE_AUTH | ROUTE_HOST)) &&
+             authenticate(rs, &rs->early) < 0) ||
+            req->route->stream->begin(req, &rs->early) < 0)
+            req->stream_done = true; /* nothing begun, or begin() undid itself */
+        return;
+    }
     cl = api_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         int64_t n;
@@ -353,6 +484,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             /* Known from Content-Length: answer now, MHD drops the body. */
             dispatch(rs);
             return send_response(rs);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size && rs->streaming) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (!st_err_is_set(&rs->early) &&
+            rs->req.route->stream->data(&rs->req, upload_data, n, &rs->early) < 0) {
+            rs->req.route->stream->abort(&rs->req);
+            rs->req.stream_done = true;
         }
         return MHD_YES;
     }
@@ -384,7 +525,13 @@ void api_handle(struct app *app, const struct router *r, const struct api_call *
     rs->req.nquery = call->nquery;
     base_url(&rs->req);
     first_call(rs);
-    if (!rs->too_large) {
+    if (rs->streaming) {
+        if (!st_err_is_set(&rs->early) && call->body_len &&
+            rs->req.route->stream->data(&rs->req, call->body, call->body_len, &rs->early) < 0) {
+            rs->req.route->stream->abort(&rs->req);
+            rs->req.stream_done = true;
+        }
+    } else if (!rs->too_large) {
         if (call->body_len > app->max_body)
             rs->too_large = true;
         else
@@ -422,6 +569,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void) conn;
     if (!rs)
         return;
+    if (rs->streaming && !rs->req.stream_done && rs->req.route->stream->abort)
+        rs->req.route->stream->abort(&rs->req);
     double ms = (double) (st_mono_ns() - rs->req.start_ns) / 1e6;
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
         log_info("api", "%s %s %d %.2fms %s", rs->req.method, rs->req.path, rs->resp.status, ms,

@@ -31,7 +31,7 @@ static int depth_ok(const char *p, size_t len)
     return 1;
 }
 
-json_t *st_json_parse(const char *data, size_t len, struct st_err *err)
+static json_t *parse(const char *data, size_t len, bool array_ok, struct st_err *err)
 {
     json_error_t je;
     json_t *j;
@@ -50,12 +50,23 @@ json_t *st_json_parse(const char *data, size_t len, struct st_err *err)
                    je.text, je.line, je.column);
         return NULL;
     }
-    if (!json_is_object(j)) {
+    if (!json_is_object(j) && !(array_ok && json_is_array(j))) {
         json_decref(j);
-        st_err_set(err, ST_ERR_BAD_REQUEST, "The request body must be a JSON object");
+        st_err_set(err, ST_ERR_BAD_REQUEST, "The request body must be a JSON %s",
+                   array_ok ? "object or array" : "object");
         return NULL;
     }
     return j;
+}
+
+json_t *st_json_parse(const char *data, size_t len, struct st_err *err)
+{
+    return parse(data, len, false, err);
+}
+
+json_t *st_json_parse_value(const char *data, size_t len, struct st_err *err)
+{
+    return parse(data, len, true, err);
 }
 
 static const char *type_name(const json_t *v)
@@ -213,7 +224,7 @@ static int dump_cb(const char *buffer, size_t size, void *data)
 
 void st_json_dump(const json_t *j, struct st_buf *out)
 {
-    json_dump_callback(j, dump_cb, out, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_dump_callback(j, dump_cb, out, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
 }
 
 json_t *st_json_str_or_null(const char *s)

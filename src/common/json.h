@@ -22,6 +22,8 @@
 /* Parses 'len' bytes into a new reference.  Rejects nesting deeper than
  * ST_JSON_MAX_DEPTH, duplicate keys and a top level that is not an object. */
 json_t *st_json_parse(const char *data, size_t len, struct st_err *err);
+/* The same, accepting an array too (JSON-patch bodies). */
+json_t *st_json_parse_value(const char *data, size_t len, struct st_err *err);
 
 /* Field readers.  When the key is absent: -1 with BAD_REQUEST if 'required',
  * else 0 leaving *out untouched.  A JSON null counts as absent unless the

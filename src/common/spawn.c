@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +31,8 @@ struct st_cmd {
     size_t nfds;
     int timeout;
     struct st_buf input;
+    char *netns;      /* path of a network namespace to enter, or NULL */
+    int netns_fd;     /* open during cmd_run/cmd_start only, else -1 */
 };
 
 static struct st_buf *dry_run;
@@ -53,6 +56,7 @@ struct st_cmd *cmd_new(const char *prog)
 {
     struct st_cmd *cmd = st_xcalloc(1, sizeof(*cmd));
     st_buf_init(&cmd->input, 0);
+    cmd->netns_fd = -1;
     cmd_arg(cmd, prog);
     cmd_setenv(cmd, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     cmd_setenv(cmd, "LC_ALL", "C");
@@ -70,6 +74,7 @@ void cmd_free(struct st_cmd *cmd)
     free(cmd->argv);
     free(cmd->envp);
     free(cmd->fds);
+    free(cmd->netns);
     st_buf_release(&cmd->input);
     free(cmd);
 }
@@ -120,6 +125,33 @@ void cmd_set_input(struct st_cmd *cmd, const void *data, size_t len)
     st_buf_add(&cmd->input, data, len);
 }
 
+void cmd_set_netns(struct st_cmd *cmd, const char *path)
+{
+    free(cmd->netns);
+    cmd->netns = path ? st_xstrdup(path) : NULL;
+}
+
+/* Opens the namespace of 'cmd', if any, for the child to enter. */
+static int open_netns(struct st_cmd *cmd, struct st_err *err)
+{
+    if (!cmd->netns)
+        return 0;
+    cmd->netns_fd = open(cmd->netns, O_RDONLY | O_CLOEXEC);
+    if (cmd->netns_fd < 0) {
+        st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot open network namespace '%s' for '%s'",
+                   cmd->netns, cmd->argv[0]);
+        return -1;
+    }
+    return 0;
+}
+
+static void close_netns(struct st_cmd *cmd)
+{
+    if (cmd->netns_fd >= 0)
+        close(cmd->netns_fd);
+    cmd->netns_fd = -1;
+}
+
 void cmd_to_string(const struct st_cmd *cmd, struct st_buf *out)
 {
     for (size_t i = 0; i < cmd->argc; i++) {
@@ -149,6 +181,9 @@ void cmd_to_string(const struct st_cmd *cmd, struct st_buf *out)
 /* In the child: only async-signal-safe calls until execve. */
 static void child_exec(struct st_cmd *cmd, int in_fd, int out_fd, int err_fd)
 {
+    /* Before dup2, which could replace a namespace fd numbered 0-2. */
+    if (cmd->netns_fd >= 0 && setns(cmd->netns_fd, CLONE_NEWNET) < 0)
+        _exit(126);
     if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
         _exit(126);
     /* Move passed fds above the range we close, then back. */
@@ -190,6 +225,8 @@ static void child_exec(struct st_cmd *cmd, int in_fd, int out_fd, int err_fd)
 
 static void record_dry_run(struct st_cmd *cmd)
 {
+    if (cmd->netns)
+        st_buf_addf(dry_run, "[netns %s] ", cmd->netns);
     cmd_to_string(cmd, dry_run);
     st_buf_addch(dry_run, '\n');
 }
@@ -219,6 +256,8 @@ int cmd_run(struct st_cmd *cmd, struct st_buf *out, struct st_buf *errbuf, int *
             *status = 0;
         return 0;
     }
+    if (open_netns(cmd, err) < 0)
+        goto close_pipes;
     if (pipe2(inp, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
         st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot create pipes for '%s'", cmd->argv[0]);
         goto close_pipes;
@@ -230,6 +269,7 @@ int cmd_run(struct st_cmd *cmd, struct st_buf *out, struct st_buf *errbuf, int *
     }
     if (pid == 0)
         child_exec(cmd, inp[0], outp[1], errp[1]);
+    close_netns(cmd);
     close(inp[0]);
     close(outp[1]);
     close(errp[1]);
@@ -329,6 +369,7 @@ done:
     if (errbuf)
         st_buf_add(errbuf, ebuf.buf, ebuf.len);
 close_pipes:
+    close_netns(cmd);
     for (int i = 0; i < 2; i++) {
         if (inp[i] >= 0)
             close(inp[i]);
@@ -351,6 +392,8 @@ int cmd_start(struct st_cmd *cmd, const char *logfile, pid_t *pid, struct st_err
         *pid = 0;
         return 0;
     }
+    if (open_netns(cmd, err) < 0)
+        return -1;
     in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     log_fd = open(logfile ? logfile : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
                   0640);
@@ -360,6 +403,7 @@ int cmd_start(struct st_cmd *cmd, const char *logfile, pid_t *pid, struct st_err
             close(in_fd);
         if (log_fd >= 0)
             close(log_fd);
+        close_netns(cmd);
         return -1;
     }
     pid_t p = fork();
@@ -367,6 +411,7 @@ int cmd_start(struct st_cmd *cmd, const char *logfile, pid_t *pid, struct st_err
         st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot fork for '%s'", cmd->argv[0]);
         close(in_fd);
         close(log_fd);
+        close_netns(cmd);
         return -1;
     }
     if (p == 0) {
@@ -375,6 +420,7 @@ int cmd_start(struct st_cmd *cmd, const char *logfile, pid_t *pid, struct st_err
     }
     close(in_fd);
     close(log_fd);
+    close_netns(cmd);
     *pid = p;
     return 0;
 }

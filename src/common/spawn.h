@@ -11,7 +11,8 @@
  * its pid in a pidfile.
  *
  * For golden tests, cmd_set_dry_run() makes every command record its argv
- * into a buffer instead of running, and succeed.
+ * into a buffer instead of running, and succeed (a command given a network
+ * namespace is recorded as "[netns PATH] argv...").
  */
 #ifndef ST_SPAWN_H
 #define ST_SPAWN_H
@@ -38,6 +39,12 @@ void cmd_pass_fd(struct st_cmd *cmd, int fd);
 void cmd_set_timeout(struct st_cmd *cmd, int seconds);
 /* Bytes fed to the child's stdin instead of /dev/null (copied). */
 void cmd_set_input(struct st_cmd *cmd, const void *data, size_t len);
+/* Runs the child inside the network namespace bound at 'path' (an
+ * iproute2-style /run/netns/NAME): the parent opens it before forking and
+ * the child calls setns() before execve, so the caller's own namespace
+ * never changes.  A namespace that cannot be opened fails cmd_run() and
+ * cmd_start().  NULL: the caller's namespace (the default). */
+void cmd_set_netns(struct st_cmd *cmd, const char *path);
 /* The command as a readable line, for logs (arguments quoted if needed). */
 void cmd_to_string(const struct st_cmd *cmd, struct st_buf *out);
 

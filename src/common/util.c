@@ -312,6 +312,21 @@ void st_hex_encode(const void *data, size_t len, struct st_buf *out)
     }
 }
 
+void st_url_escape(const char *s, struct st_buf *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char) *s;
+        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            st_buf_addch(out, (char) c);
+        } else {
+            st_buf_addch(out, '%');
+            st_buf_addch(out, hex[c >> 4]);
+            st_buf_addch(out, hex[c & 15]);
+        }
+    }
+}
+
 int st_read_file(const char *path, size_t max, struct st_buf *out, struct st_err *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

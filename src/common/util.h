@@ -25,6 +25,14 @@ int st_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out) ST_WUR;
 /* Parses "true/false/yes/no/1/0/on/off" (case-insensitive). */
 int st_parse_bool(const char *s, bool *out) ST_WUR;
 
+/* Ignores a result on purpose, where GCC's (void) cast does not silence
+ * warn_unused_result (systemd's convention, STYLE §17). */
+#define ST_IGNORE(expr)                                                                        \
+    do {                                                                                       \
+        if (expr) {                                                                            \
+        }                                                                                      \
+    } while (0)
+
 /* snprintf that returns -1 (errno ENAMETOOLONG) instead of truncating. */
 int st_snprintf(char *dst, size_t size, const char *fmt, ...) ST_WUR
     __attribute__((format(printf, 3, 4)));
@@ -60,6 +68,8 @@ int st_base64url_decode(const char *s, size_t slen, struct st_buf *out) ST_WUR;
 void st_base64_encode(const void *data, size_t len, struct st_buf *out);
 int st_base64_decode(const char *s, size_t slen, struct st_buf *out) ST_WUR;
 void st_hex_encode(const void *data, size_t len, struct st_buf *out);
+/* Percent-encodes 's' for a URL query component (RFC 3986 unreserved kept). */
+void st_url_escape(const char *s, struct st_buf *out);
 
 /* Reads a whole file (up to 'max' bytes) into 'out'. */
 int st_read_file(const char *path, size_t max, struct st_buf *out, struct st_err *err) ST_WUR;

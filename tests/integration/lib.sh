@@ -167,8 +167,11 @@ http() {
     shift 2
     local hdr=()
     [ -n "${ST_TOKEN:-}" ] && hdr=(-H "X-Auth-Token: $ST_TOKEN")
-    curl -s -o "$ST_TMP/body" -w '%{http_code}' -X "$method" "${hdr[@]}" \
-        -H 'Content-Type: application/json' "$@" "$ST_URL$path"
+    case " $* " in
+    *Content-Type*) ;;
+    *) hdr+=(-H 'Content-Type: application/json') ;;
+    esac
+    curl -s -o "$ST_TMP/body" -w '%{http_code}' -X "$method" "${hdr[@]}" "$@" "$ST_URL$path"
     echo " $(cat "$ST_TMP/body")"
 }
 
