@@ -19,6 +19,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "identity/identity.h"
+#include "compute/server.h"
+#include "image/image.h"
 #include "store/store.h"
 #include "common/banned.h"
 
@@ -85,6 +87,7 @@ int main(int argc, char **argv)
     struct identity *idn = NULL;
     struct api_server *srv = NULL;
     char *db_url = NULL, *key_dir = NULL;
+    struct st_buf image_dir = ST_BUF_INIT;
     enum log_level lvl;
     sigset_t sigs;
     int opt, current, rc = 1;
@@ -162,8 +165,25 @@ int main(int argc, char **argv)
     if (!idn)
         goto fail;
 
+    st_buf_addf(&image_dir, "%s/images", cfg_str(cfg, "DEFAULT", "data_dir"));
+    struct image_files images = {
+        .dir = image_dir.buf,
+        .max_size = (uint64_t) cfg_int(cfg, "image", "max_size"),
+    };
+    {
+        struct store_conn *c = store_acquire(store, &err);
+        int r = c ? image_recover(c, &images, &err) : -1;
+        store_release(store, c);
+        if (r < 0)
+            goto fail;
+    }
+    struct compute_conf compute;
+    if (controller_compute_conf(cfg, &compute, &err) < 0)
+        goto fail;
     struct app app = {
+        .compute = &compute,
         .cfg = cfg,
+        .images = &images,
         .store = store,
         .identity = idn,
         .data_dir = cfg_str(cfg, "DEFAULT", "data_dir"),
@@ -214,6 +234,7 @@ out:
         unlink(pidfile);
     free(db_url);
     free(key_dir);
+    st_buf_release(&image_dir);
     cfg_free(cfg);
     log_close();
     return rc;

@@ -3,14 +3,18 @@
  * schema migrations, the bootstrap of the admin identity and the catalog,
  * and token key rotation.  A command table, like vmctl's, gives the usage.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "api/options.h"
 #include "common/util.h"
+#include "compute/flavor.h"
+#include "compute/host.h"
 #include "identity/identity.h"
 #include "identity/token.h"
 #include "store/store.h"
@@ -145,15 +149,80 @@ out:
     return ret;
 }
 
+/* Creates (or re-keys) host 'name' and writes its secret to
+ * DATA_DIR/hosts/NAME.secret, mode 0600, where its agent looks. */
+static int add_host(struct ctx *ctx, struct store_conn *c, const char *name, struct st_err *err)
+{
+    struct st_buf secret = ST_BUF_INIT, path = ST_BUF_INIT;
+    int rc = -1;
+    st_buf_addf(&path, "%s/hosts", ctx->data_dir);
+    if (st_mkdir_p(path.buf, 0700, err) < 0 || host_add(c, name, &secret, err) < 0)
+        goto out;
+    st_buf_addf(&path, "/%s.secret", name);
+    st_buf_addch(&secret, '\n');
+    if (st_write_file(path.buf, secret.buf, secret.len, 0600, err) < 0)
+        goto out;
+    printf("host %s: secret in %s\n", name, path.buf);
+    rc = 0;
+out:
+    explicit_bzero(secret.buf, secret.len);
+    st_buf_release(&secret);
+    st_buf_release(&path);
+    return rc;
+}
+
+/* The existing secret of a host stays valid across bootstraps: re-key only
+ * when its file is missing. */
+static int ensure_host(struct ctx *ctx, struct store_conn *c, const char *name,
+                       struct st_err *err)
+{
+    struct st_buf path = ST_BUF_INIT;
+    int64_t one;
+    int exists;
+    st_buf_addf(&path, "%s/hosts/%s.secret", ctx->data_dir, name);
+    exists = access(path.buf, R_OK) == 0;
+    st_buf_release(&path);
+    if (exists) {
+        int r = store_get_int(c, err, &one, "SELECT 1 FROM hosts WHERE name = ?",
+                              STORE_ARGS(P(name)));
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            return 0;
+    }
+    return add_host(ctx, c, name, err);
+}
+
+static int cmd_host_add(struct ctx *ctx, struct st_err *err)
+{
+    struct store *st;
+    struct store_conn *c;
+    int rc = -1;
+    if (ctx->argc != 2) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "usage: host add NAME");
+        return -1;
+    }
+    if (!(st = open_store(ctx, err)))
+        return -1;
+    if (store_migrate(st, err) >= 0 && (c = store_acquire(st, err))) {
+        rc = add_host(ctx, c, ctx->argv[1], err);
+        store_release(st, c);
+    }
+    store_close(st);
+    return rc;
+}
+
 static int cmd_bootstrap(struct ctx *ctx, struct st_err *err)
 {
     static const struct option longopts[] = {
         {"password", required_argument, NULL, 'p'},
         {"public-url", required_argument, NULL, 'u'},
         {"region", required_argument, NULL, 'r'},
+        {"host", required_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     const char *password = NULL, *url = NULL, *region = "RegionOne";
+    char host[HOST_NAME_MAX_LEN + 1] = "";
     struct store *st = NULL;
     struct store_conn *c = NULL;
     struct identity *idn = NULL;
@@ -166,6 +235,12 @@ static int cmd_bootstrap(struct ctx *ctx, struct st_err *err)
         case 'p': password = optarg; break;
         case 'u': url = optarg; break;
         case 'r': region = optarg; break;
+        case 'H':
+            if (st_snprintf(host, sizeof(host), "%s", optarg) < 0) {
+                st_err_set(err, ST_ERR_BAD_REQUEST, "--host is too long");
+                return -1;
+            }
+            break;
         default:
             st_err_set(err, ST_ERR_BAD_REQUEST, "bootstrap: unknown option");
             return -1;
@@ -193,6 +268,14 @@ static int cmd_bootstrap(struct ctx *ctx, struct st_err *err)
     if (!(idn = identity_new(st, &o, err)) || !(c = store_acquire(st, err)))
         goto out;
     if (identity_bootstrap(idn, c, password, url, region, err) < 0)
+        goto out;
+    if (flavor_bootstrap(c, err) < 0)
+        goto out;
+    if (!host[0] && gethostname(host, sizeof(host) - 1) < 0) {
+        st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot read the hostname");
+        goto out;
+    }
+    if (ensure_host(ctx, c, host, err) < 0)
         goto out;
     if (write_client_files(ctx, url, password, region, err) < 0)
         goto out;
@@ -223,9 +306,13 @@ static int cmd_token_rotate(struct ctx *ctx, struct st_err *err)
 static const struct command commands[] = {
     {"db sync", cmd_db_sync, "", "create or upgrade the database schema"},
     {"db version", cmd_db_version, "", "print the schema version"},
-    {"bootstrap", cmd_bootstrap, "--password PW --public-url URL [--region NAME]",
-     "create the admin identity, roles and service catalog (idempotent; also migrates) and "
-     "write DIR/openrc and DIR/clouds.yaml"},
+    {"bootstrap", cmd_bootstrap, "--password PW --public-url URL [--region NAME] [--host NAME]",
+     "create the admin identity, roles, default flavors and service catalog, and register "
+     "this machine (its hostname, or NAME) as a compute host (idempotent; also migrates); "
+     "write DIR/openrc, DIR/clouds.yaml and DIR/hosts/NAME.secret"},
+    {"host add", cmd_host_add, "NAME",
+     "register hypervisor host NAME (or give it a new secret) and write its secret to "
+     "DIR/hosts/NAME.secret for its agent"},
     {"token rotate", cmd_token_rotate, "",
      "add a new token signing key, keeping [token] max_active_keys"},
 };
