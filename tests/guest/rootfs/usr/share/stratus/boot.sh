@@ -98,14 +98,40 @@ ip link set lo up
 # ------------------------------------------------------------------ modules
 dbg "modules"
 
+BG_PID=
 if [ -s /etc/stratus/modules ]; then
 	mods=
+	ata=
+	bg=
 	while read -r m; do
-		case "$m" in '' | '#'*) ;; *) mods="$mods $m" ;; esac
+		case "$m" in
+		'' | '#'*) ;;
+		ata_piix | ahci | sr_mod) ata="$ata $m" ;;
+		virtio_scsi) bg="$bg $m" ;;
+		*) mods="$mods $m" ;;
+		esac
 	done </etc/stratus/modules
+	modprobe -a scsi_mod libata cdrom 2>/dev/null
+	# The ATA probe partly sleeps: run it alongside the other drivers.
+	ata_pid=
+	if [ -n "$ata" ]; then
+		# shellcheck disable=SC2086
+		modprobe -a $ata 2>/dev/null &
+		ata_pid=$!
+	fi
 	# shellcheck disable=SC2086
 	modprobe -a $mods 2>/dev/null
-	for m in $mods; do
+	[ -z "$ata_pid" ] || wait "$ata_pid"
+	# virtio-scsi scans all 256 targets of a controller, seconds under TCG,
+	# adding the devices as it finds them (sd/sr are loaded by now): let it
+	# run in the background; the seed scan below waits for it only if it
+	# has to.
+	if [ -n "$bg" ]; then
+		# shellcheck disable=SC2086
+		modprobe -a $bg 2>/dev/null &
+		BG_PID=$!
+	fi
+	for m in $ata $mods; do
 		[ -d "/sys/module/$m" ] || say "warning: module $m is not loaded"
 	done
 fi
@@ -113,58 +139,106 @@ fi
 # --------------------------------------------------------------------- seed
 dbg "seed scan"
 
+EXTMAGIC=$(printf 'S\357')
+
+# probe DEV: sets PFS (iso9660, ext4, vfat or empty) and PLABEL, reading the
+# superblocks with dd (busybox's findfs would do, but it opens every block
+# device, and an empty CD-ROM drive costs 0.1 s per open under TCG)
+probe() {
+	PFS=
+	PLABEL=
+	# ISO 9660 primary volume descriptor: "CD001" at 32769, volume id at 32808
+	_p=$(dd if="$1" bs=1 skip=32769 count=71 2>/dev/null | tr '\000\n' '  ')
+	if [ "${_p:0:5}" = CD001 ]; then
+		PFS=iso9660
+		PLABEL=${_p:39:32}
+	else
+		case "$1" in /dev/sr*) return 0 ;; esac
+		# ext2/3/4: magic 0xEF53 at 1080, label at 1144
+		if [ "$(dd if="$1" bs=2 skip=540 count=1 2>/dev/null)" = "$EXTMAGIC" ]; then
+			PFS=ext4
+			PLABEL=$(dd if="$1" bs=8 skip=143 count=2 2>/dev/null | tr '\000\n' '  ')
+		else
+			# FAT: label at 43 (FAT12/16, "FAT" at 54) or 71 (FAT32, "FAT32" at 82)
+			_p=$(dd if="$1" bs=1 skip=43 count=47 2>/dev/null | tr '\000\n' '  ')
+			if [ "${_p:39:5}" = FAT32 ]; then
+				PFS=vfat
+				PLABEL=${_p:28:11}
+			elif [ "${_p:11:3}" = FAT ]; then
+				PFS=vfat
+				PLABEL=${_p:0:11}
+			fi
+		fi
+	fi
+	PLABEL=${PLABEL%"${PLABEL##*[! ]}"}
+}
+
+# scan_devices: probes every block device; sets CFG_DEV/CFG_FS (first
+# config-2), NC_DEV/NC_FS (first cidata), EXT_DEVS (ext file systems that
+# are not seeds)
+scan_devices() {
+	CFG_DEV=
+	NC_DEV=
+	EXT_DEVS=
+	list_block_devices
+	for _d in $BLOCKDEVS; do
+		probe "$_d"
+		[ -n "$PFS" ] || continue
+		case "$PLABEL" in
+		[Cc][Oo][Nn][Ff][Ii][Gg]-2)
+			[ -n "$CFG_DEV" ] || { CFG_DEV=$_d; CFG_FS=$PFS; }
+			;;
+		[Cc][Ii][Dd][Aa][Tt][Aa])
+			[ -n "$NC_DEV" ] || { NC_DEV=$_d; NC_FS=$PFS; }
+			;;
+		*) [ "$PFS" = ext4 ] && EXT_DEVS="$EXT_DEVS $_d" ;;
+		esac
+	done
+	SCANNED=$BLOCKDEVS
+}
+
 SEED=none
 SEED_DEV=
-CFG_DEV=
-NC_DEV=
-
-find_label() {
-	for _l in "$@"; do findfs "LABEL=$_l" 2>/dev/null && return 0; done
-	return 1
-}
-scan_seeds() {
-	CFG_DEV=$(find_label config-2 CONFIG-2) || CFG_DEV=
-	NC_DEV=
-	[ -n "$CFG_DEV" ] || NC_DEV=$(find_label cidata CIDATA) || NC_DEV=
-}
-
+SEED_FS=
+CFG_FS=
+NC_FS=
 # The drivers probe synchronously, so the devices normally exist by now and
-# the first scan finds the seed. Otherwise poll: give up once the set of block
-# devices has not changed for half a second, or after stratus.wait seconds
-# (default 3).
+# the first scan finds the seed. Otherwise watch the list of block devices
+# (rescanning when it changes) until it has been stable for 0.3 s with no
+# SCSI scan running, or for stratus.wait seconds (default 3) at most.
+scan_devices
 tries=0
 stable=0
-last=
-while :; do
-	scan_seeds
-	[ -n "$CFG_DEV$NC_DEV" ] && break
-	list_block_devices
-	if [ -n "$BLOCKDEVS" ] && [ "$BLOCKDEVS" = "$last" ]; then stable=$((stable + 1)); else stable=0; fi
-	last=$BLOCKDEVS
-	[ "$stable" -ge 5 ] && break
-	[ "$tries" -ge "$WAIT_TENTHS" ] && break
+while [ -z "$CFG_DEV$NC_DEV" ] && [ "$tries" -lt "$WAIT_TENTHS" ]; do
 	usleep 100000
 	tries=$((tries + 1))
+	list_block_devices
+	if [ "$BLOCKDEVS" != "$SCANNED" ]; then
+		scan_devices
+		stable=0
+	else
+		stable=$((stable + 1))
+		# a SCSI scan still running may add devices
+		[ -n "$BG_PID" ] && kill -0 "$BG_PID" 2>/dev/null && stable=0
+		[ -n "$BLOCKDEVS" ] && [ "$stable" -ge 3 ] && break
+	fi
 done
 
 if [ -n "$CFG_DEV" ]; then
 	SEED=configdrive
 	SEED_DEV=$CFG_DEV
+	SEED_FS=$CFG_FS
 elif [ -n "$NC_DEV" ]; then
 	SEED=nocloud
 	SEED_DEV=$NC_DEV
+	SEED_FS=$NC_FS
 fi
 
 if [ "$SEED" != none ]; then
-	# no -t: mount tries the filesystems the kernel has (iso9660, vfat, ext4)
-	if mount -o ro "$SEED_DEV" "$SEEDMNT" 2>/dev/null; then
-		fs=?
-		while read -r _dev _dir _fs _rest; do
-			[ "$_dir" = "$SEEDMNT" ] && fs=$_fs
-		done </proc/mounts
-		say "seed $SEED on $SEED_DEV ($fs)"
+	if mount -t "$SEED_FS" -o ro "$SEED_DEV" "$SEEDMNT" 2>/dev/null; then
+		say "seed $SEED on $SEED_DEV ($SEED_FS)"
 	else
-		say "warning: cannot mount seed $SEED_DEV"
+		say "warning: cannot mount seed $SEED_DEV ($SEED_FS)"
 		SEED=none
 	fi
 fi
@@ -201,13 +275,19 @@ elif [ "$SEED" = nocloud ]; then
 	NETMODE=netplan
 fi
 
-# flatten FILE: JSON if it starts with "{" or "[", YAML otherwise
+# flatten FILE: JSON if it is a config drive file or starts with "{" or "["
+# (NoCloud meta-data may be JSON too), YAML otherwise
 flatten() {
 	_c=
-	while IFS= read -r _line; do
-		_line=${_line#"${_line%%[! 	]*}"}
-		[ -n "$_line" ] && { _c=${_line%"${_line#?}"}; break; }
-	done <"$1"
+	if [ "$SEED" = configdrive ]; then
+		_c='{'
+	else
+		# the last line may lack its newline
+		while IFS= read -r _line || [ -n "$_line" ]; do
+			_line=${_line#"${_line%%[! 	]*}"}
+			[ -n "$_line" ] && { _c=${_line%"${_line#?}"}; break; }
+		done <"$1"
+	fi
 	case "$_c" in
 	'{' | '[') awk -f "$LIB/json.awk" "$1" ;;
 	*) awk -f "$LIB/yaml.awk" "$1" ;;
@@ -240,7 +320,8 @@ hostname "$HOST"
 echo "$HOST" >/etc/hostname
 printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$HOST" >/etc/hosts
 if [ -s "$KEYS" ]; then
-	mkdir -p -m 0700 /root/.ssh
+	mkdir -p /root/.ssh
+	chmod 0700 /root/.ssh
 	cp "$KEYS" /root/.ssh/authorized_keys
 	chmod 0600 /root/.ssh/authorized_keys
 fi
@@ -253,22 +334,35 @@ dbg "disk"
 # write to it; /usr/share/stratus/shutdown syncs and unmounts it.
 DISK=none
 DISK_DEV=
-EXTMAGIC=$(printf 'S\357')
-list_block_devices
-for dev in $ROOTDEV $BLOCKDEVS; do
-	case "$dev" in /dev/vd* | /dev/sd* | /dev/xvd* | "$ROOTDEV") ;; *) continue ;; esac
-	[ "$dev" = "$SEED_DEV" ] && continue
-	[ -b "$dev" ] || continue
-	# superblock magic 0xEF53 at byte 1080, label at byte 1144
-	[ "$(dd if="$dev" bs=2 skip=540 count=1 2>/dev/null)" = "$EXTMAGIC" ] || continue
-	label=$(dd if="$dev" bs=8 skip=143 count=2 2>/dev/null)
-	case "$label" in cidata | CIDATA | config-2 | CONFIG-2) continue ;; esac
-	if mount -t ext4 -o rw "$dev" "$DISKMNT" 2>/dev/null; then
-		DISK_DEV=$dev
-		break
-	fi
-	say "warning: cannot mount $dev"
-done
+find_disk() {
+	for dev in $ROOTDEV $EXT_DEVS; do
+		case " $EXT_DEVS " in *" $dev "*) ;; *) continue ;; esac
+		case "$dev" in /dev/vd* | /dev/sd* | /dev/xvd* | "$ROOTDEV") ;; *) continue ;; esac
+		[ "$dev" = "$SEED_DEV" ] && continue
+		if mount -t ext4 -o rw "$dev" "$DISKMNT" 2>/dev/null; then
+			DISK_DEV=$dev
+			return 0
+		fi
+		if mount -t ext4 -o ro "$dev" "$DISKMNT" 2>/dev/null; then
+			say "warning: $dev is read-only"
+			DISK_DEV=$dev
+			return 0
+		fi
+		say "warning: cannot mount $dev"
+	done
+	return 1
+}
+if ! find_disk && [ -n "$BG_PID" ]; then
+	# the SCSI scan may have added disks since the seed scan, or still be
+	# running: give it stratus.wait seconds to finish and look again
+	tries=0
+	while kill -0 "$BG_PID" 2>/dev/null && [ "$tries" -lt "$WAIT_TENTHS" ]; do
+		usleep 100000
+		tries=$((tries + 1))
+	done
+	scan_devices
+	find_disk
+fi
 if [ -n "$DISK_DEV" ]; then
 	say "disk $DISK_DEV mounted on $DISKMNT"
 	if [ -f "$DISKMNT/stratus-disk" ]; then
@@ -342,7 +436,7 @@ while read -r kind a b c d; do
 done <"$PLAN"
 while read -r kind a b c d; do
 	[ "$kind" = vlan ] || continue
-	valid_id "$a" && valid_id "$b" || continue
+	if ! valid_id "$a" || ! valid_id "$b"; then continue; fi
 	case "$c" in '' | *[!0-9]*) continue ;; esac
 	if_of "$b" || { say "warning: no parent interface for vlan $a"; continue; }
 	[ -d /sys/module/8021q ] || modprobe 8021q
@@ -375,7 +469,7 @@ while read -r kind a b c d; do
 	case "$kind" in
 	route)
 		if_of "$a" || continue
-		valid_cidr "$b" && valid_ip4 "$c" || continue
+		if ! valid_cidr "$b" || ! valid_ip4 "$c"; then continue; fi
 		ip route add "$b" via "$c" dev "$IFN" || say "warning: cannot add route $b via $c dev $IFN"
 		;;
 	dns) valid_ip4 "$a" && echo "$a" >>"$STATE/dns" ;;
@@ -388,6 +482,7 @@ done <"$PLAN"
 
 # pass 4: DHCP, all interfaces in parallel
 dbg "dhcp"
+dhcp_pids=
 while read -r kind a b c d; do
 	[ "$kind" = dhcp ] || continue
 	if_of "$a" || continue
@@ -395,11 +490,13 @@ while read -r kind a b c d; do
 		udhcpc -i "$IFN" -n -q -t 5 -T 1 -s "$LIB/udhcpc.script" >"$STATE/udhcpc.$IFN.log" 2>&1 ||
 			say "warning: no DHCP lease on $IFN"
 	) &
+	dhcp_pids="$dhcp_pids $!"
 done <"$PLAN"
-wait
+# shellcheck disable=SC2086
+[ -z "$dhcp_pids" ] || wait $dhcp_pids
 
 IP=none
-while read -r id ifn; do
+while read -r _id ifn; do
 	a=$(ip -4 -o addr show dev "$ifn" 2>/dev/null | awk '$3 == "inet" { print $4; exit }')
 	if [ -n "$a" ]; then
 		IP=$a
