@@ -1,0 +1,60 @@
+/*
+ * domain.h - the libvirt domain XML of a server: a pure function of the
+ * model and the host-side paths, written with libxml2's xmlTextWriter (never
+ * by pasting strings), in the shape of Nova's libvirt driver (ARCHITECTURE
+ * §4): <metadata> with the instance name, flavor, owner and image in Nova's
+ * namespace; SMBIOS sysinfo with the server id as serial and uuid; virtio
+ * disks and NICs; a serial console logged to console.log plus a pty; VNC;
+ * a memballoon with a stats period; ACPI and APIC; the CPU topology from the
+ * flavor's extra specs (hw:cpu_sockets/cores/threads) or the image's
+ * properties (hw_cpu_sockets/...); direct kernel boot when the image has a
+ * kernel (and ramdisk, os_command_line).
+ *
+ * Golden tests: tests/data/domain/<case>.json -> <case>.xml.
+ */
+#ifndef ST_AGENT_DOMAIN_H
+#define ST_AGENT_DOMAIN_H
+
+#include <stdbool.h>
+
+#include "agent/model.h"
+#include "common/buf.h"
+#include "common/err.h"
+
+/* Files of an instance on the host; NULL for those it has not.  Every disk
+ * but the seed is qcow2; the seed is a raw ISO. */
+struct domain_paths {
+    const char *disk;        /* root disk, qcow2 overlay: INSTANCE_DIR/disk */
+    const char *disk_local;  /* ephemeral disk (flavor.ephemeral_gb > 0) */
+    const char *disk_swap;   /* swap disk (flavor.swap_mb > 0) */
+    const char *seed;        /* NoCloud or config-drive ISO, attached as a CD-ROM */
+    const char *console_log; /* serial log file */
+    const char *kernel;      /* direct boot: cached kernel and ramdisk (the rescue
+                                image's while rescued); non-NULL = direct boot */
+    const char *initrd;
+    const char *rescue_disk; /* when rescued: boots first, the root disk second;
+                                disk_local and disk_swap are left out then */
+};
+
+struct domain_opts {
+    const char *virt_type;   /* "kvm" or "qemu" (TCG); "auto" is resolved by the
+                                caller.  Disk cache: "none" (kvm), "writeback" (qemu) */
+    const char *vnc_listen;  /* address VNC listens on, e.g. "127.0.0.1";
+                                NULL: no graphics, tablet or video */
+    int memballoon_period;   /* seconds between balloon stats, 0 = off */
+};
+
+/* The libvirt domain name of a server: "instance-<uuid>".  'out' gets it. */
+void domain_name(const char *server_id, struct st_buf *out);
+
+/* Appends the domain XML of 's' to 'out' (nothing on failure).  Fails with
+ * BAD_REQUEST when the model asks for something that cannot be rendered (a
+ * CPU topology that does not make the vCPU count, an unknown hw_disk_bus,
+ * hw_vif_model, hw_video_model or hw_scsi_model), with INTERNAL when the
+ * caller's paths or options are wrong (no root disk, virt_type not kvm or
+ * qemu, rescued without rescue_disk). */
+int domain_xml_render(const struct model_server *s, const struct domain_paths *paths,
+                      const struct domain_opts *opts, struct st_buf *out, struct st_err *err)
+    __attribute__((warn_unused_result));
+
+#endif
