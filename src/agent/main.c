@@ -1,0 +1,663 @@
+/*
+ * main.c - stratus-agent, the host agent: one per hypervisor host, as root.
+ *
+ * It registers the host with the controller, then loops: long-poll the
+ * desired state of the host (docs/agent-protocol.md), reconcile
+ * (reconcile.c), report.  A pass also runs when a libvirt lifecycle event
+ * arrives (the long-poll is cut short), when a clean shutdown's deadline
+ * or an error's retry comes, and at least every report_interval seconds
+ * (the report is the heartbeat).  When the controller cannot be reached it
+ * retries with a growing back-off; a 404 (the controller forgot the host)
+ * registers again.
+ *
+ * Threads: main (the loop, the only one that changes anything), the
+ * libvirt event loop (virt.c; it only wakes main), the signal thread
+ * (sigwait: SIGTERM/SIGINT stop, SIGHUP reopens the log) and the heartbeat
+ * thread, which, while a pass is busy for longer than report_interval (an
+ * image download, a long qemu-img), repeats the last report with the
+ * servers being built marked "building", so the host does not look down.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "agent/client.h"
+#include "agent/model.h"
+#include "agent/options.h"
+#include "agent/reconcile.h"
+#include "agent/virt.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+#define AGENT_VERSION "0.1.0"
+#define MOD "main"
+#define NS_PER_S INT64_C(1000000000)
+#define LONG_POLL_MAX_S 30
+#define BACKOFF_MAX_S 60
+
+static atomic_int stopping;
+static int wake_fd = -1;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: stratus-agent --data-dir DIR --controller URL [--config FILE] [--host NAME]\n"
+            "                     [--credential FILE] [--log-level LEVEL] [--log-file FILE]\n"
+            "                     [--pidfile FILE] [--once]\n"
+            "\n"
+            "The stratus host agent: registers this hypervisor host with the controller and\n"
+            "keeps its libvirt domains, disks and seeds as the controller's desired state\n"
+            "says. Runs as root, one per host.\n"
+            "\n"
+            "  --data-dir DIR     agent data directory (default /var/lib/stratus); on the\n"
+            "                     all-in-one host the controller's, where the host secret is\n"
+            "                     DIR/hosts/HOST.secret\n"
+            "  --controller URL   the controller's API, e.g. http://127.0.0.1:5000\n"
+            "  --config FILE      INI configuration; flags override it\n"
+            "  --host NAME        this host's name (default: the hostname)\n"
+            "  --credential FILE  the host secret (default DIR/hosts/HOST.secret)\n"
+            "  --log-level LEVEL  debug, info, warning or error (default info)\n"
+            "  --log-file FILE    append the log to FILE (default standard error)\n"
+            "  --pidfile FILE     write the agent's pid to FILE\n"
+            "  --once             register, reconcile and report once, then exit\n"
+            "  --help-config      print every configuration option with its default\n"
+            "  --version          print the version\n"
+            "\n"
+            "Signals: SIGTERM or SIGINT stop it; SIGHUP reopens the log file.\n");
+}
+
+/* ------------------------------------------------------------ waking */
+
+static void wake(void)
+{
+    uint64_t one = 1;
+    (void) !write(wake_fd, &one, sizeof(one));
+}
+
+static void drain_wake(void)
+{
+    uint64_t v;
+    while (read(wake_fd, &v, sizeof(v)) > 0)
+        ;
+}
+
+/* Sleeps up to 'ms' or until woken.  Returns true when woken. */
+static bool sleep_wake(int64_t ms)
+{
+    struct pollfd p = {.fd = wake_fd, .events = POLLIN};
+    if (ms < 0)
+        ms = 0;
+    return poll(&p, 1, ms > INT32_MAX ? INT32_MAX : (int) ms) > 0;
+}
+
+static void on_libvirt_event(void *opaque)
+{
+    (void) opaque;
+    wake();
+}
+
+struct sigthread {
+    sigset_t set;
+};
+
+static void *signal_loop(void *opaque)
+{
+    struct sigthread *st = opaque;
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&st->set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_reopen();
+            log_info(MOD, "reopened the log");
+            continue;
+        }
+        if (!atomic_load(&stopping))
+            log_info(MOD, "signal %d: stopping", sig);
+        atomic_store(&stopping, 1);
+        wake();
+        return NULL;
+    }
+}
+
+/* ------------------------------------------------------------ heartbeat */
+
+struct heartbeat {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    json_t *last;           /* the last report (deep copy), or NULL */
+    int64_t last_sent_ns;   /* when a report last went out (either thread) */
+    bool busy;              /* a pass is running */
+    bool quit;
+    int interval_s;
+    struct client *client;  /* the heartbeat's own connection */
+};
+
+static void hb_sent(struct heartbeat *hb, json_t *report)
+{
+    pthread_mutex_lock(&hb->lock);
+    json_decref(hb->last);
+    hb->last = report ? json_deep_copy(report) : NULL;
+    hb->last_sent_ns = st_mono_ns();
+    pthread_mutex_unlock(&hb->lock);
+}
+
+static void hb_busy(struct heartbeat *hb, bool busy)
+{
+    pthread_mutex_lock(&hb->lock);
+    hb->busy = busy;
+    pthread_mutex_unlock(&hb->lock);
+}
+
+/* reconcile_io.building: marks 'server_id' "building" in the report the
+ * heartbeat repeats. */
+static void hb_building(void *opaque, const char *server_id)
+{
+    struct heartbeat *hb = opaque;
+    json_t *servers, *e;
+    size_t i;
+    pthread_mutex_lock(&hb->lock);
+    if (!hb->last)
+        hb->last = json_pack("{s:I, s:[], s:[]}", "revision", (json_int_t) 0, "servers", "tasks");
+    servers = json_object_get(hb->last, "servers");
+    json_array_foreach(servers, i, e)
+    {
+        if (st_streq(json_string_value(json_object_get(e, "id")), server_id)) {
+            json_object_set_new(e, "state", json_string("building"));
+            json_object_set_new(e, "fault", json_null());
+            goto out;
+        }
+    }
+    json_array_append_new(servers, json_pack("{s:s, s:s, s:i}", "id", server_id, "state",
+                                             "building", "power_state", 0));
+out:
+    pthread_mutex_unlock(&hb->lock);
+}
+
+static void *heartbeat_loop(void *opaque)
+{
+    struct heartbeat *hb = opaque;
+    struct log_rl rl = LOG_RL_INIT(6, 3);
+    pthread_mutex_lock(&hb->lock);
+    while (!hb->quit) {
+        struct timespec ts;
+        json_t *doc = NULL, *reply = NULL;
+        struct st_err err = ST_ERR_INIT;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&hb->cond, &hb->lock, &ts);
+        if (hb->quit)
+            break;
+        if (!hb->busy || !hb->last ||
+            st_mono_ns() - hb->last_sent_ns < (int64_t) hb->interval_s * NS_PER_S)
+            continue;
+        doc = json_deep_copy(hb->last);
+        hb->last_sent_ns = st_mono_ns();
+        pthread_mutex_unlock(&hb->lock);
+        if (client_report(hb->client, doc, &reply, &err) < 0 && log_rl_allow(&rl))
+            log_warnx(MOD, "heartbeat report failed: %s", err.msg);
+        json_decref(reply);
+        json_decref(doc);
+        pthread_mutex_lock(&hb->lock);
+    }
+    pthread_mutex_unlock(&hb->lock);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ I/O for the reconciler */
+
+struct agent {
+    struct cfg *cfg;
+    char *host, *instances_path, *secret;
+    const char *virt_type;
+    struct virt *virt;
+    struct client *client;
+    struct heartbeat hb;
+    struct reconciler *rec;
+    int report_interval;
+};
+
+static int io_fetch(void *opaque, const struct model_image *img, const char *path,
+                    struct st_err *err)
+{
+    struct agent *a = opaque;
+    int64_t t0 = st_mono_ns();
+    int rc = client_image_get(a->client, img->id, path, img->checksum, img->size, err);
+    if (rc == 0)
+        log_info(MOD, "image '%s' (%lld bytes) fetched in %.1f s", img->id,
+                 (long long) img->size, (double) (st_mono_ns() - t0) / 1e9);
+    return rc;
+}
+
+static int io_upload(void *opaque, const char *image_id, const char *path, struct st_err *err)
+{
+    struct agent *a = opaque;
+    return client_image_put(a->client, image_id, path, err);
+}
+
+static void io_building(void *opaque, const char *server_id)
+{
+    struct agent *a = opaque;
+    hb_building(&a->hb, server_id);
+}
+
+/* ------------------------------------------------------------ set-up */
+
+/* Warns when QEMU, which libvirt runs as an unprivileged user, cannot
+ * reach the instance directories: every directory above them must be
+ * searchable by others. */
+static void check_reachable(const char *path)
+{
+    struct st_buf p = ST_BUF_INIT;
+    st_buf_adds(&p, path);
+    while (p.len > 1) {
+        struct stat sb;
+        char *slash;
+        if (stat(p.buf, &sb) == 0 && !(sb.st_mode & S_IXOTH)) {
+            log_warnx(MOD,
+                      "'%s' (mode %04o) is not searchable by other users: QEMU, running as an "
+                      "unprivileged user (libvirt-qemu), cannot open the disks under '%s'",
+                      p.buf, (unsigned) (sb.st_mode & 07777), path);
+            break;
+        }
+        slash = strrchr(p.buf, '/');
+        if (!slash)
+            break;
+        st_buf_truncate(&p, slash == p.buf ? 1 : (size_t) (slash - p.buf));
+    }
+    st_buf_release(&p);
+}
+
+static json_t *register_body(struct agent *a, struct st_err *err)
+{
+    json_t *b = json_object();
+    const char *local_ip = cfg_str(a->cfg, "network", "local_ip");
+    char ip[64] = "";
+    struct statvfs vfs;
+
+    if (virt_host_info(a->virt, b, err) < 0)
+        goto fail;
+    if (local_ip && *local_ip) {
+        if (st_snprintf(ip, sizeof(ip), "%s", local_ip) < 0)
+            ip[0] = '\0';
+    } else {
+        struct st_err e = ST_ERR_INIT;
+        if (client_local_ip(a->client, ip, sizeof(ip), &e) < 0)
+            log_warnx(MOD, "%s", e.msg);
+    }
+    json_object_set_new(b, "hypervisor_type", json_string("QEMU"));
+    json_object_set_new(b, "hypervisor_hostname", json_string(a->host));
+    json_object_set_new(b, "virt_type", json_string(a->virt_type));
+    json_object_set_new(b, "host_ip", json_string(ip));
+    json_object_set_new(b, "vtep_ip", json_string(ip));
+    json_object_set_new(
+        b, "local_gb",
+        json_integer(statvfs(a->instances_path, &vfs) == 0
+                         ? (json_int_t) ((uint64_t) vfs.f_blocks * vfs.f_frsize >> 30)
+                         : 0));
+    json_object_set_new(b, "agent_version", json_string(AGENT_VERSION));
+    return b;
+fail:
+    json_decref(b);
+    return NULL;
+}
+
+static int do_register(struct agent *a, int64_t *revision, struct st_err *err)
+{
+    json_t *body = register_body(a, err), *reply = NULL;
+    int64_t interval = 0;
+    int rc = -1;
+    if (!body)
+        return -1;
+    if (client_register(a->client, body, &reply, err) < 0)
+        goto out;
+    if (jget_int(reply, "revision", false, 0, INT64_MAX, revision, err) < 0 ||
+        jget_int(reply, "report_interval", false, 1, 3600, &interval, err) < 0)
+        goto out;
+    if (interval > 0)
+        a->report_interval = (int) interval;
+    pthread_mutex_lock(&a->hb.lock);
+    a->hb.interval_s = a->report_interval;
+    pthread_mutex_unlock(&a->hb.lock);
+    rc = 0;
+out:
+    json_decref(body);
+    json_decref(reply);
+    return rc;
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static int run(struct agent *a, bool once)
+{
+    struct model_desired *desired = NULL;
+    struct log_rl rl = LOG_RL_INIT(10, 5);
+    int64_t seen_rev = 0, reg_rev = 0, next_ns = 0, last_report_ns = 0;
+    int backoff_s = 1, rc = 1;
+    bool registered = false;
+
+    while (!atomic_load(&stopping)) {
+        struct st_err err = ST_ERR_INIT;
+        json_t *doc = NULL, *report = NULL, *reply = NULL;
+        int r;
+
+        if (!registered) {
+            if (do_register(a, &reg_rev, &err) < 0)
+                goto retry;
+            registered = true;
+            backoff_s = 1;
+            log_info(MOD, "registered host '%s' (%s) with %s, revision %lld", a->host,
+                     a->virt_type, cfg_str(a->cfg, "DEFAULT", "controller"),
+                     (long long) reg_rev);
+        }
+
+        /* Long-poll: until the revision moves, an event, the next report
+         * or the reconciler's own deadline. */
+        {
+            int64_t now = st_mono_ns();
+            int64_t due = last_report_ns + (int64_t) a->report_interval * NS_PER_S;
+            int64_t timeout_ns = due - now;
+            if (next_ns && next_ns - now < timeout_ns)
+                timeout_ns = next_ns - now;
+            if (!desired || timeout_ns < 0)
+                timeout_ns = 0;
+            if (timeout_ns > LONG_POLL_MAX_S * NS_PER_S)
+                timeout_ns = LONG_POLL_MAX_S * NS_PER_S;
+            r = client_desired(a->client, desired ? seen_rev : 0,
+                               (int) ((timeout_ns + NS_PER_S - 1) / NS_PER_S), &doc, &err);
+        }
+        if (r < 0) {
+            if (err.kind == ST_ERR_NOT_FOUND)
+                registered = false;
+            goto retry;
+        }
+        if (r == 1) {
+            struct model_desired *d = model_desired_parse(doc, &err);
+            json_decref(doc);
+            doc = NULL;
+            if (!d) {
+                if (log_rl_allow(&rl))
+                    log_errorx(MOD, "refusing the desired state: %s", err.msg);
+                st_err_clear(&err);
+                if (!desired)
+                    goto retry;
+            } else {
+                if (!desired || d->revision != seen_rev)
+                    log_debug(MOD, "desired state revision %lld: %zu servers, %zu tasks",
+                              (long long) d->revision, d->nservers, d->ntasks);
+                model_desired_free(desired);
+                desired = d;
+                seen_rev = d->revision;
+            }
+        }
+        if (atomic_load(&stopping))
+            break;
+
+        /* Events during the pass wake the next one. */
+        drain_wake();
+        hb_busy(&a->hb, true);
+        report = reconcile_run(a->rec, desired, &next_ns);
+        hb_busy(&a->hb, false);
+        if (client_report(a->client, report, &reply, &err) < 0) {
+            json_decref(report);
+            if (err.kind == ST_ERR_NOT_FOUND)
+                registered = false;
+            goto retry;
+        }
+        hb_sent(&a->hb, report);
+        last_report_ns = st_mono_ns();
+        json_decref(report);
+        json_decref(reply);
+        backoff_s = 1;
+        if (once) {
+            rc = 0;
+            break;
+        }
+        continue;
+    retry:
+        if (atomic_load(&stopping))
+            break;
+        if (log_rl_allow(&rl))
+            log_warnx(MOD, "%s (retrying in %d s)", err.msg, backoff_s);
+        if (once)
+            break;
+        sleep_wake((int64_t) backoff_s * 1000);
+        backoff_s = backoff_s * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff_s * 2;
+    }
+    if (atomic_load(&stopping))
+        rc = 0;
+    model_desired_free(desired);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"data-dir", required_argument, NULL, 'd'},
+        {"controller", required_argument, NULL, 'C'},
+        {"config", required_argument, NULL, 'c'},
+        {"host", required_argument, NULL, 'n'},
+        {"credential", required_argument, NULL, 's'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"log-file", required_argument, NULL, 'F'},
+        {"pidfile", required_argument, NULL, 'p'},
+        {"once", no_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {"help-config", no_argument, NULL, 'H'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    struct agent a;
+    struct agent_flags flags = {0};
+    const char *config = NULL, *pidfile = NULL;
+    struct st_err err = ST_ERR_INIT;
+    struct sigthread sigt;
+    pthread_t sig_thread, hb_thread;
+    bool sig_started = false, hb_started = false, curl_inited = false, pid_written = false;
+    char *cred_path = NULL, *lock_path = NULL;
+    enum log_level lvl;
+    int opt, rc = 1, lock_fd = -1;
+    bool once = false;
+
+    memset(&a, 0, sizeof(a));
+    pthread_mutex_init(&a.hb.lock, NULL);
+    pthread_cond_init(&a.hb.cond, NULL);
+    while ((opt = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'd': flags.data_dir = optarg; break;
+        case 'C': flags.controller = optarg; break;
+        case 'c': config = optarg; break;
+        case 'n': flags.host = optarg; break;
+        case 's': flags.credential = optarg; break;
+        case 'L': flags.log_level = optarg; break;
+        case 'F': flags.log_file = optarg; break;
+        case 'p': pidfile = optarg; break;
+        case 'o': once = true; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("stratus-agent %s\n", AGENT_VERSION); return 0;
+        case 'H': {
+            struct st_buf b = ST_BUF_INIT;
+            cfg_print_sample(agent_opts, agent_opts_count, AGENT_SAMPLE_TITLE, &b);
+            fputs(b.buf, stdout);
+            st_buf_release(&b);
+            return 0;
+        }
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    a.cfg = agent_config(config, &flags, &err);
+    if (!a.cfg)
+        goto fail;
+    (void) log_level_parse(cfg_str(a.cfg, "DEFAULT", "log_level"), &lvl);
+    if (log_open(lvl, cfg_str(a.cfg, "DEFAULT", "log_file"), &err) < 0)
+        goto fail;
+    if (!cfg_str(a.cfg, "DEFAULT", "controller")[0]) {
+        st_err_set(&err, ST_ERR_BAD_REQUEST,
+                   "no controller: give --controller URL or [DEFAULT] controller");
+        goto fail;
+    }
+    a.host = agent_host_name(a.cfg);
+    a.instances_path = agent_instances_path(a.cfg);
+    if (a.instances_path[0] != '/') {
+        st_err_set(&err, ST_ERR_BAD_REQUEST, "the instances path '%s' must be absolute",
+                   a.instances_path);
+        goto fail;
+    }
+    cred_path = agent_credential_path(a.cfg, a.host);
+    a.secret = agent_read_secret(cred_path, &err);
+    if (!a.secret)
+        goto fail;
+    a.virt_type = agent_virt_type(cfg_str(a.cfg, "libvirt", "virt_type"), "/dev/kvm",
+                                  "/proc/cpuinfo");
+    a.report_interval = (int) cfg_int(a.cfg, "DEFAULT", "report_interval");
+    a.hb.interval_s = a.report_interval;
+
+    if (st_mkdir_p(a.instances_path, 0755, &err) < 0)
+        goto fail;
+    check_reachable(a.instances_path);
+    /* One agent per instances path: two would fight over every domain. */
+    lock_path = st_xasprintf("%s/.stratus-agent.lock", a.instances_path);
+    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        st_err_sys(&err, errno, ST_ERR_CONFLICT,
+                   "cannot lock '%s' (is another stratus-agent running?)", lock_path);
+        goto fail;
+    }
+
+    /* Signals are taken by the signal thread only: block them before any
+     * thread starts so that every thread inherits the mask. */
+    sigemptyset(&sigt.set);
+    sigaddset(&sigt.set, SIGTERM);
+    sigaddset(&sigt.set, SIGINT);
+    sigaddset(&sigt.set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigt.set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd < 0) {
+        st_err_sys(&err, errno, ST_ERR_INTERNAL, "cannot create an eventfd");
+        goto fail;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        st_err_set(&err, ST_ERR_INTERNAL, "cannot initialise libcurl");
+        goto fail;
+    }
+    curl_inited = true;
+    if (pthread_create(&sig_thread, NULL, signal_loop, &sigt) != 0) {
+        st_err_set(&err, ST_ERR_INTERNAL, "cannot start the signal thread");
+        goto fail;
+    }
+    sig_started = true;
+
+    a.virt = virt_open(cfg_str(a.cfg, "libvirt", "uri"), on_libvirt_event, NULL, &err);
+    if (!a.virt)
+        goto fail;
+    a.client = client_new(cfg_str(a.cfg, "DEFAULT", "controller"), a.host, a.secret, &err);
+    if (!a.client)
+        goto fail;
+    client_set_wake(a.client, wake_fd, &stopping);
+    a.hb.client = client_new(cfg_str(a.cfg, "DEFAULT", "controller"), a.host, a.secret, &err);
+    if (!a.hb.client)
+        goto fail;
+    client_set_wake(a.hb.client, -1, &stopping);
+    {
+        struct reconcile_opts ropts = {
+            .instances_path = a.instances_path,
+            .virt_type = a.virt_type,
+            .vnc_listen = cfg_str(a.cfg, "libvirt", "vnc_listen"),
+            .memballoon_period = (int) cfg_int(a.cfg, "libvirt", "mem_stats_period_seconds"),
+            .shutdown_timeout = (int) cfg_int(a.cfg, "DEFAULT", "shutdown_timeout"),
+            .base_unused_seconds = cfg_int(a.cfg, "DEFAULT", "base_image_unused_seconds"),
+        };
+        struct reconcile_io io = {
+            .fetch = io_fetch,
+            .upload = io_upload,
+            .building = io_building,
+            .opaque = &a,
+        };
+        a.rec = reconcile_new(&ropts, a.virt, &io);
+    }
+    if (pthread_create(&hb_thread, NULL, heartbeat_loop, &a.hb) != 0) {
+        st_err_set(&err, ST_ERR_INTERNAL, "cannot start the heartbeat thread");
+        goto fail;
+    }
+    hb_started = true;
+    if (pidfile) {
+        struct st_buf b = ST_BUF_INIT;
+        st_buf_addf(&b, "%d\n", (int) getpid());
+        if (st_write_file(pidfile, b.buf, b.len, 0644, &err) < 0) {
+            st_buf_release(&b);
+            goto fail;
+        }
+        pid_written = true;
+        st_buf_release(&b);
+    }
+    log_info(MOD, "stratus-agent %s for host '%s' (%s, %s), instances in %s, controller %s",
+             AGENT_VERSION, a.host, cfg_str(a.cfg, "libvirt", "uri"), a.virt_type,
+             a.instances_path, cfg_str(a.cfg, "DEFAULT", "controller"));
+    rc = run(&a, once);
+    if (rc != 0)
+        log_errorx(MOD, "stopped without a successful pass");
+    goto out;
+fail:
+    log_errorx(MOD, "%s", err.msg);
+out:
+    if (hb_started) {
+        pthread_mutex_lock(&a.hb.lock);
+        a.hb.quit = true;
+        pthread_cond_signal(&a.hb.cond);
+        pthread_mutex_unlock(&a.hb.lock);
+        pthread_join(hb_thread, NULL);
+    }
+    if (sig_started) {
+        if (!atomic_load(&stopping)) {
+            atomic_store(&stopping, 1); /* quietly: it is not a real signal */
+            pthread_kill(sig_thread, SIGTERM);
+        }
+        pthread_join(sig_thread, NULL);
+    }
+    reconcile_free(a.rec);
+    client_free(a.client);
+    client_free(a.hb.client);
+    virt_close(a.virt);
+    json_decref(a.hb.last);
+    if (curl_inited)
+        curl_global_cleanup();
+    if (wake_fd >= 0)
+        close(wake_fd);
+    if (pid_written)
+        unlink(pidfile);
+    if (lock_fd >= 0)
+        close(lock_fd);
+    if (a.secret) {
+        explicit_bzero(a.secret, strlen(a.secret));
+        free(a.secret);
+    }
+    free(a.host);
+    free(a.instances_path);
+    free(cred_path);
+    free(lock_path);
+    cfg_free(a.cfg);
+    pthread_mutex_destroy(&a.hb.lock);
+    pthread_cond_destroy(&a.hb.cond);
+    log_close();
+    return rc;
+}

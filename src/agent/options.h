@@ -1,0 +1,60 @@
+/*
+ * options.h - the agent's configuration options (stratus-agent), in one
+ * table that gives the defaults, the validation and the sample file
+ * etc/stratus-agent.conf.sample (`stratus-agent --help-config`), like the
+ * controller's src/api/options.h.  Command-line flags override the file.
+ *
+ * The derived values (host name, instances path, credential file, virt
+ * type) are resolved here so that main.c and the tests agree on them.
+ */
+#ifndef ST_AGENT_OPTIONS_H
+#define ST_AGENT_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/config.h"
+#include "common/err.h"
+
+extern const struct cfg_opt agent_opts[];
+extern const size_t agent_opts_count;
+
+/* The title of the sample file (`--help-config`, etc/stratus-agent.conf.sample). */
+#define AGENT_SAMPLE_TITLE                                                                         \
+    "stratus-agent.conf - configuration of the stratus host agent (stratus-agent), one per "       \
+    "hypervisor host."
+
+/* Flags that override the file; NULL members are not given. */
+struct agent_flags {
+    const char *data_dir;
+    const char *controller;
+    const char *host;
+    const char *credential;
+    const char *log_level;
+    const char *log_file;
+};
+
+/* Loads the defaults, then 'config_file' (may be NULL), then the flags.
+ * Checks the values that the table cannot (virt_type, log level, URL
+ * scheme).  Returns a new config (cfg_free) or NULL with 'err' set. */
+struct cfg *agent_config(const char *config_file, const struct agent_flags *flags,
+                         struct st_err *err);
+
+/* Derived values.  Each returns a new string (free()). */
+/* [DEFAULT] host, or gethostname() when empty. */
+char *agent_host_name(const struct cfg *cfg);
+/* [DEFAULT] instances_path, or DATA_DIR/instances. */
+char *agent_instances_path(const struct cfg *cfg);
+/* [DEFAULT] credential, or DATA_DIR/hosts/HOST.secret. */
+char *agent_credential_path(const struct cfg *cfg, const char *host);
+
+/* Reads the host secret from 'path': one line of base64url (surrounding
+ * whitespace ignored).  Returns a new string or NULL with 'err' set. */
+char *agent_read_secret(const char *path, struct st_err *err);
+
+/* [libvirt] virt_type resolved: "kvm" or "qemu".  For "auto", KVM only when
+ * 'kvm_dev' (normally /dev/kvm) opens, answers KVM_GET_API_VERSION, and
+ * 'cpuinfo' (normally /proc/cpuinfo) lists vmx or svm. */
+const char *agent_virt_type(const char *configured, const char *kvm_dev, const char *cpuinfo);
+
+#endif

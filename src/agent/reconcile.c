@@ -1,0 +1,1323 @@
+/* reconcile.c - the agent's reconcile pass (see reconcile.h).
+ *
+ * A pass has three parts: servers (converge each desired server), tasks
+ * (reboot, console log, snapshot), then housekeeping (leftover domains and
+ * directories, the image cache).  The report is written last, from a fresh
+ * look at each domain, so that it says what is, after the tasks acted.
+ *
+ * Logging (STYLE §3): the functions below return st_err; this file logs,
+ * once per distinct failure of a server (when its fault message changes),
+ * through a rate limiter. */
+#include "agent/reconcile.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/disk.h"
+#include "agent/domain.h"
+#include "agent/instance.h"
+#include "agent/seed.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+#define MOD "reconcile"
+#define GIB (INT64_C(1) << 30)
+#define NS_PER_S INT64_C(1000000000)
+#define BACKOFF_MIN_S 5
+#define BACKOFF_MAX_S 300
+#define CONSOLE_MAX_BYTES (1u << 20)
+#define CLEANUP_INTERVAL_S 60
+#define SNAPSHOT_DIR "_snapshots"
+
+/* A clean shutdown the agent asked for and waits on. */
+enum pending {
+    PEND_NONE,
+    PEND_STOP,   /* desired power "stopped" */
+    PEND_REBOOT, /* a SOFT reboot task ('task_id') */
+    PEND_RESIZE, /* powering off before the resize backup */
+};
+
+/* What the reconciler remembers of a server between passes. */
+struct srv {
+    char id[MODEL_ID_MAX];
+    bool seen;                  /* in the desired state of this pass */
+    char fault[ST_ERR_MSG_MAX]; /* last failure, "" when none */
+    char fault_step[16];        /* the step that failed */
+    int64_t retry_ns;           /* no new attempt before (monotonic) */
+    int backoff_s;
+    struct st_buf fp;           /* the desired fields that matter, to retry at once on change */
+    bool was_running;           /* seen running at the end of the last pass */
+    bool hold;                  /* the guest powered itself off: keep it off */
+    enum model_power prev_power;
+    bool have_prev;
+    enum pending pending;
+    int64_t pending_deadline_ns;
+    char pending_task[MODEL_ID_MAX];
+    char base_image[MODEL_ID_MAX]; /* image under the current root disk (state.json) */
+};
+
+/* A finished task and its report entry, repeated until the controller
+ * retires it (it disappears from the desired state). */
+struct done_task {
+    char id[MODEL_ID_MAX];
+    json_t *entry;
+    bool seen;
+};
+
+struct reconciler {
+    struct reconcile_opts opts;
+    struct virt *virt;
+    struct reconcile_io io;
+    struct srv **srvs;
+    size_t nsrvs;
+    struct done_task *done;
+    size_t ndone, done_alloc;
+    int64_t next_cleanup_ns;
+    struct log_rl rl;
+    /* the cache names in use this pass */
+    char **in_use;
+    size_t nin_use, in_use_alloc;
+};
+
+/* ------------------------------------------------------------ bookkeeping */
+
+struct reconciler *reconcile_new(const struct reconcile_opts *opts, struct virt *virt,
+                                 const struct reconcile_io *io)
+{
+    struct reconciler *r = st_xcalloc(1, sizeof(*r));
+    struct st_buf dir = ST_BUF_INIT;
+    r->opts = *opts;
+    r->virt = virt;
+    r->io = *io;
+    r->rl = (struct log_rl) LOG_RL_INIT(30, 20);
+    /* Snapshots under way when the agent stopped are redone from scratch:
+     * their copies are worthless. */
+    st_buf_addf(&dir, "%s/" SNAPSHOT_DIR, opts->instances_path);
+    {
+        DIR *d = opendir(dir.buf);
+        struct dirent *de;
+        if (d) {
+            while ((de = readdir(d)))
+                if (de->d_name[0] != '.')
+                    (void) unlinkat(dirfd(d), de->d_name, 0);
+            closedir(d);
+        }
+    }
+    st_buf_release(&dir);
+    return r;
+}
+
+static void srv_free(struct srv *s)
+{
+    if (!s)
+        return;
+    st_buf_release(&s->fp);
+    free(s);
+}
+
+void reconcile_free(struct reconciler *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nsrvs; i++)
+        srv_free(r->srvs[i]);
+    free(r->srvs);
+    for (size_t i = 0; i < r->ndone; i++)
+        json_decref(r->done[i].entry);
+    free(r->done);
+    for (size_t i = 0; i < r->nin_use; i++)
+        free(r->in_use[i]);
+    free(r->in_use);
+    free(r);
+}
+
+static struct srv *srv_get(struct reconciler *r, const char *id)
+{
+    struct srv *s;
+    for (size_t i = 0; i < r->nsrvs; i++)
+        if (!strcmp(r->srvs[i]->id, id))
+            return r->srvs[i];
+    s = st_xcalloc(1, sizeof(*s));
+    memcpy(s->id, id, strlen(id) + 1);
+    st_buf_init(&s->fp, 0);
+    r->srvs = st_xrealloc(r->srvs, (r->nsrvs + 1) * sizeof(*r->srvs));
+    r->srvs[r->nsrvs++] = s;
+    return s;
+}
+
+static void srv_drop_unseen(struct reconciler *r)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < r->nsrvs; i++) {
+        if (r->srvs[i]->seen)
+            r->srvs[j++] = r->srvs[i];
+        else
+            srv_free(r->srvs[i]);
+    }
+    r->nsrvs = j;
+}
+
+static void use_base(struct reconciler *r, const char *name)
+{
+    if (!name || !name[0])
+        return;
+    for (size_t i = 0; i < r->nin_use; i++)
+        if (!strcmp(r->in_use[i], name))
+            return;
+    if (r->nin_use == r->in_use_alloc) {
+        r->in_use_alloc = r->in_use_alloc ? r->in_use_alloc * 2 : 16;
+        r->in_use = st_xrealloc(r->in_use, r->in_use_alloc * sizeof(*r->in_use));
+    }
+    r->in_use[r->nin_use++] = st_xstrdup(name);
+}
+
+static void clear_in_use(struct reconciler *r)
+{
+    for (size_t i = 0; i < r->nin_use; i++)
+        free(r->in_use[i]);
+    r->nin_use = 0;
+}
+
+static struct done_task *done_find(struct reconciler *r, const char *id)
+{
+    for (size_t i = 0; i < r->ndone; i++)
+        if (!strcmp(r->done[i].id, id))
+            return &r->done[i];
+    return NULL;
+}
+
+/* Records a finished task; takes ownership of 'entry'. */
+static void done_add(struct reconciler *r, const char *id, json_t *entry)
+{
+    struct done_task *t;
+    if (r->ndone == r->done_alloc) {
+        r->done_alloc = r->done_alloc ? r->done_alloc * 2 : 8;
+        r->done = st_xrealloc(r->done, r->done_alloc * sizeof(*r->done));
+    }
+    t = &r->done[r->ndone++];
+    memset(t, 0, sizeof(*t));
+    memcpy(t->id, id, strlen(id) + 1);
+    t->entry = entry;
+    t->seen = true;
+}
+
+static void done_drop_unseen(struct reconciler *r)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < r->ndone; i++) {
+        if (r->done[i].seen)
+            r->done[j++] = r->done[i];
+        else
+            json_decref(r->done[i].entry);
+    }
+    r->ndone = j;
+}
+
+/* The fields of a desired server whose change makes a failed server worth
+ * retrying at once. */
+static void fingerprint(const struct model_server *s, struct st_buf *out)
+{
+    st_buf_reset(out);
+    st_buf_addf(out, "%s|%" PRId64 "|%s|%d|%d|%d|%s|%s", s->image.id, s->disk_generation,
+                s->flavor.id, (int) s->power, (int) s->rescue, (int) s->resize,
+                s->kernel.present ? s->kernel.id : "-", s->ramdisk.present ? s->ramdisk.id : "-");
+}
+
+/* ------------------------------------------------------------ failures */
+
+static void srv_fail(struct reconciler *r, struct srv *sv, const char *step,
+                     const struct st_err *err)
+{
+    int64_t now = st_mono_ns();
+    bool is_new = strcmp(sv->fault, err->msg) != 0;
+    if (st_snprintf(sv->fault_step, sizeof(sv->fault_step), "%s", step) < 0)
+        sv->fault_step[0] = '\0';
+    memcpy(sv->fault, err->msg, strlen(err->msg) + 1);
+    sv->backoff_s = sv->backoff_s ? sv->backoff_s * 2 : BACKOFF_MIN_S;
+    if (sv->backoff_s > BACKOFF_MAX_S)
+        sv->backoff_s = BACKOFF_MAX_S;
+    sv->retry_ns = now + (int64_t) sv->backoff_s * NS_PER_S;
+    if (is_new && log_rl_allow(&r->rl))
+        log_errorx(MOD, "server '%s': %s failed: %s (retrying in %d s)", sv->id, step,
+                   err->msg, sv->backoff_s);
+}
+
+static void srv_ok(struct srv *sv)
+{
+    if (sv->fault[0])
+        log_info(MOD, "server '%s': recovered from: %s", sv->id, sv->fault);
+    sv->fault[0] = '\0';
+    sv->fault_step[0] = '\0';
+    sv->backoff_s = 0;
+    sv->retry_ns = 0;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static bool file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+static int unlink_ok(const char *path, struct st_err *err)
+{
+    if (unlink(path) < 0 && errno != ENOENT) {
+        st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot remove '%s'", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int rename_ok(const char *from, const char *to, struct st_err *err)
+{
+    if (rename(from, to) < 0) {
+        st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot rename '%s' to '%s'", from, to);
+        return -1;
+    }
+    return 0;
+}
+
+static void building(struct reconciler *r, const char *id)
+{
+    if (r->io.building)
+        r->io.building(r->io.opaque, id);
+}
+
+static int fetch_cb(void *opaque, const struct model_image *img, const char *path,
+                    struct st_err *err)
+{
+    struct reconciler *r = opaque;
+    return r->io.fetch(r->io.opaque, img, path, err);
+}
+
+/* Makes sure 'img' is cached; appends its path to 'path' (may be NULL). */
+static int ensure_base(struct reconciler *r, const char *server_id, const struct model_image *img,
+                       bool kind_disk, struct st_buf *path, struct st_err *err)
+{
+    struct st_buf p = ST_BUF_INIT, probe = ST_BUF_INIT;
+    int rc;
+    use_base(r, img->id);
+    disk_base_path(r->opts.instances_path, img->id, &probe);
+    if (!file_exists(probe.buf))
+        building(r, server_id);
+    st_buf_release(&probe);
+    rc = disk_base_ensure(r->opts.instances_path, img, kind_disk, fetch_cb, r, &p, err);
+    if (rc == 0 && path)
+        st_buf_add(path, p.buf, p.len);
+    st_buf_release(&p);
+    return rc;
+}
+
+/* The domain name of a server id. */
+static void dom_name(const char *id, struct st_buf *out)
+{
+    st_buf_reset(out);
+    domain_name(id, out);
+}
+
+/* ------------------------------------------------------------ converge */
+
+/* Everything one server's pass needs. */
+struct ctx {
+    struct reconciler *r;
+    const struct model_server *s;
+    struct srv *sv;
+    struct instance *inst;
+    struct instance_state st;
+    struct st_buf name;        /* domain name */
+    struct st_buf kernel, initrd; /* cached kernel/ramdisk of the boot image */
+    struct virt_info vi;
+    const char *step;          /* for the fault */
+};
+
+static int refresh(struct ctx *c, struct st_err *err)
+{
+    return virt_state(c->r->virt, c->name.buf, &c->vi, err);
+}
+
+static int save_state(struct ctx *c, struct st_err *err)
+{
+    return instance_state_save(c->inst, &c->st, err);
+}
+
+/* Powers the domain off at once (before its disks change under it). */
+static int power_off_hard(struct ctx *c, struct st_err *err)
+{
+    if (c->vi.state == VIRT_MISSING || c->vi.state == VIRT_SHUTOFF)
+        return 0;
+    if (virt_destroy(c->r->virt, c->name.buf, err) < 0)
+        return -1;
+    c->sv->was_running = false;
+    if (c->vi.state == VIRT_SUSPENDED &&
+        virt_managed_save_remove(c->r->virt, c->name.buf, err) < 0)
+        return -1;
+    return refresh(c, err);
+}
+
+/* Asks for a clean shutdown and waits (across passes) for it, powering off
+ * when the deadline passes.  Returns 1 when the domain is off, 0 while it
+ * is still shutting down, -1 on error. */
+static int power_off_clean(struct ctx *c, enum pending why, const char *task_id, int timeout_s,
+                           struct st_err *err)
+{
+    struct srv *sv = c->sv;
+    int64_t now = st_mono_ns();
+    if (c->vi.state == VIRT_MISSING || c->vi.state == VIRT_SHUTOFF) {
+        /* Off because the agent asked: not the guest's own doing. */
+        if (sv->pending == why) {
+            sv->pending = PEND_NONE;
+            sv->was_running = false;
+        }
+        return 1;
+    }
+    if (c->vi.state != VIRT_RUNNING || timeout_s <= 0) {
+        /* Paused, crashed or suspended guests cannot take the ACPI button. */
+        if (power_off_hard(c, err) < 0)
+            return -1;
+        sv->pending = PEND_NONE;
+        return 1;
+    }
+    if (sv->pending == why && (!task_id || !strcmp(sv->pending_task, task_id))) {
+        if (now < sv->pending_deadline_ns)
+            return 0;
+        log_info(MOD, "server '%s': no clean shutdown after %d s: powering off", sv->id,
+                 timeout_s);
+        if (power_off_hard(c, err) < 0)
+            return -1;
+        sv->pending = PEND_NONE;
+        return 1;
+    }
+    if (virt_shutdown(c->r->virt, c->name.buf, err) < 0)
+        return -1;
+    sv->pending = why;
+    sv->pending_deadline_ns = now + (int64_t) timeout_s * NS_PER_S;
+    sv->pending_task[0] = '\0';
+    if (task_id)
+        memcpy(sv->pending_task, task_id, strlen(task_id) + 1);
+    sv->was_running = false;
+    return 0;
+}
+
+/* Root disk at the desired generation (and the seed that belongs to it). */
+static int step_root_disk(struct ctx *c, struct st_err *err)
+{
+    const struct model_server *s = c->s;
+    struct st_buf base = ST_BUF_INIT;
+    const char *disk = instance_path(c->inst, INSTANCE_DISK);
+    bool rebuild = c->st.disk_generation != 0 && c->st.disk_generation != s->disk_generation;
+    int rc = -1;
+
+    c->step = "disk";
+    if (c->st.disk_generation == s->disk_generation && file_exists(disk))
+        return 0;
+    building(c->r, s->id);
+    if (rebuild)
+        log_info(MOD, "server '%s': rebuilding from image '%s' (disk generation %" PRId64
+                      " -> %" PRId64 ")",
+                 s->id, s->image.id, c->st.disk_generation, s->disk_generation);
+    /* Nothing may run on the old disk while it is replaced. */
+    if (power_off_hard(c, err) < 0)
+        goto out;
+    c->step = "image";
+    if (ensure_base(c->r, s->id, &s->image, true, &base, err) < 0)
+        goto out;
+    c->step = "disk";
+    if (disk_create_overlay(disk, base.buf, disk_base_format(&s->image), s->flavor.disk_gb * GIB,
+                            err) < 0)
+        goto out;
+    /* Disks and seed of the old generation go; they are made again below. */
+    if (unlink_ok(instance_path(c->inst, INSTANCE_DISK_CONFIG), err) < 0 ||
+        unlink_ok(instance_path(c->inst, INSTANCE_DISK_SEED), err) < 0)
+        goto out;
+    if (rebuild && (unlink_ok(instance_path(c->inst, INSTANCE_DISK_LOCAL), err) < 0 ||
+                    unlink_ok(instance_path(c->inst, INSTANCE_DISK_SWAP), err) < 0 ||
+                    unlink_ok(instance_path(c->inst, INSTANCE_DISK_RESCUE), err) < 0))
+        goto out;
+    c->step = "seed";
+    if (seed_build(s, instance_path(c->inst, instance_seed_file(s->config_drive)), err) < 0)
+        goto out;
+    c->step = "disk";
+    memcpy(c->st.image_id, s->image.id, strlen(s->image.id) + 1);
+    c->st.disk_generation = s->disk_generation;
+    c->st.rescued = false;
+    if (save_state(c, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    st_buf_release(&base);
+    return rc;
+}
+
+static int step_other_disks(struct ctx *c, const struct model_flavor *f, struct st_err *err)
+{
+    const char *local = instance_path(c->inst, INSTANCE_DISK_LOCAL);
+    const char *swap = instance_path(c->inst, INSTANCE_DISK_SWAP);
+    struct st_buf name = ST_BUF_INIT;
+    int rc = -1;
+
+    c->step = "disk";
+    if (f->ephemeral_gb > 0) {
+        disk_ephemeral_name(f->ephemeral_gb, &name);
+        use_base(c->r, name.buf);
+        if (!file_exists(local)) {
+            building(c->r, c->s->id);
+            if (disk_create_ephemeral(c->r->opts.instances_path, local, f->ephemeral_gb, err) < 0)
+                goto out;
+        }
+    }
+    if (f->swap_mb > 0) {
+        st_buf_reset(&name);
+        disk_swap_name(f->swap_mb, &name);
+        use_base(c->r, name.buf);
+        if (!file_exists(swap)) {
+            building(c->r, c->s->id);
+            if (disk_create_swap(c->r->opts.instances_path, swap, f->swap_mb, err) < 0)
+                goto out;
+        }
+    }
+    c->step = "seed";
+    {
+        const char *seed = instance_path(c->inst, instance_seed_file(c->s->config_drive));
+        if (!file_exists(seed) && seed_build(c->s, seed, err) < 0)
+            goto out;
+        /* A seed of the other kind is left from an earlier generation. */
+        if (unlink_ok(instance_path(c->inst, instance_seed_file(!c->s->config_drive)), err) < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    st_buf_release(&name);
+    return rc;
+}
+
+/* Kernel and ramdisk of the image the server boots (the rescue image's
+ * while rescued). */
+static int step_boot_files(struct ctx *c, struct st_err *err)
+{
+    const struct model_server *s = c->s;
+    const struct model_image *k = s->rescue ? &s->rescue_kernel : &s->kernel;
+    const struct model_image *rd = s->rescue ? &s->rescue_ramdisk : &s->ramdisk;
+    c->step = "image";
+    if (k->present && ensure_base(c->r, s->id, k, false, &c->kernel, err) < 0)
+        return -1;
+    if (rd->present && ensure_base(c->r, s->id, rd, false, &c->initrd, err) < 0)
+        return -1;
+    return 0;
+}
+
+static int step_rescue(struct ctx *c, struct st_err *err)
+{
+    const struct model_server *s = c->s;
+    const char *rdisk = instance_path(c->inst, INSTANCE_DISK_RESCUE);
+    struct st_buf base = ST_BUF_INIT;
+    int rc = -1;
+
+    c->step = "rescue";
+    if (s->rescue) {
+        use_base(c->r, s->rescue_image.id);
+        if (c->st.rescued && file_exists(rdisk))
+            return 0;
+        building(c->r, s->id);
+        if (power_off_hard(c, err) < 0 ||
+            ensure_base(c->r, s->id, &s->rescue_image, true, &base, err) < 0 ||
+            disk_create_overlay(rdisk, base.buf, disk_base_format(&s->rescue_image), 0, err) < 0)
+            goto out;
+        c->st.rescued = true;
+        if (save_state(c, err) < 0)
+            goto out;
+        log_info(MOD, "server '%s': rescued with image '%s'", s->id, s->rescue_image.id);
+    } else {
+        if (!c->st.rescued) {
+            if (unlink_ok(rdisk, err) < 0)
+                goto out;
+            return 0;
+        }
+        if (power_off_hard(c, err) < 0 || unlink_ok(rdisk, err) < 0)
+            goto out;
+        c->st.rescued = false;
+        if (save_state(c, err) < 0)
+            goto out;
+        log_info(MOD, "server '%s': unrescued", s->id);
+    }
+    rc = 0;
+out:
+    st_buf_release(&base);
+    return rc;
+}
+
+/* The seed file and its resize backup. */
+static enum instance_file seed_backup(bool config_drive)
+{
+    return config_drive ? INSTANCE_DISK_CONFIG_RESIZE : INSTANCE_DISK_SEED_RESIZE;
+}
+
+/* Resize per docs/agent-protocol.md.  Returns 1 when the pass may go on to
+ * the domain and power steps, 0 while waiting for a clean shutdown. */
+static int step_resize(struct ctx *c, struct st_err *err)
+{
+    const struct model_server *s = c->s;
+    const char *disk = instance_path(c->inst, INSTANCE_DISK);
+    const char *backup = instance_path(c->inst, INSTANCE_DISK_RESIZE);
+    const char *seed = instance_path(c->inst, instance_seed_file(s->config_drive));
+    const char *seed_bak = instance_path(c->inst, seed_backup(s->config_drive));
+    int r;
+
+    c->step = "resize";
+    switch (s->resize) {
+    case MODEL_RESIZE_NONE:
+        if (c->sv->pending == PEND_RESIZE)
+            c->sv->pending = PEND_NONE;
+        return 1;
+    case MODEL_RESIZE_RESIZING:
+        if (!c->st.resize_backup) {
+            r = power_off_clean(c, PEND_RESIZE, NULL, c->r->opts.shutdown_timeout, err);
+            if (r <= 0)
+                return r;
+            building(c->r, s->id);
+            if (disk_copy(disk, backup, err) < 0 ||
+                (file_exists(seed) && disk_copy(seed, seed_bak, err) < 0))
+                return -1;
+            c->st.resize_backup = true;
+            if (save_state(c, err) < 0)
+                return -1;
+            log_info(MOD, "server '%s': resizing to flavor '%s' (backup kept)", s->id,
+                     s->flavor.id);
+        }
+        /* Grow the root disk (never shrink): idempotent. */
+        if (s->flavor.disk_gb > 0 && disk_grow(disk, s->flavor.disk_gb * GIB, err) < 0)
+            return -1;
+        return 1;
+    case MODEL_RESIZE_CONFIRMING:
+        if (c->st.resize_backup) {
+            if (unlink_ok(backup, err) < 0 ||
+                unlink_ok(instance_path(c->inst, INSTANCE_DISK_CONFIG_RESIZE), err) < 0 ||
+                unlink_ok(instance_path(c->inst, INSTANCE_DISK_SEED_RESIZE), err) < 0)
+                return -1;
+            c->st.resize_backup = false;
+            if (save_state(c, err) < 0)
+                return -1;
+            log_info(MOD, "server '%s': resize confirmed", s->id);
+        }
+        return 1;
+    case MODEL_RESIZE_REVERTING:
+        if (c->st.resize_backup) {
+            if (power_off_hard(c, err) < 0)
+                return -1;
+            /* A backup already moved back by a pass that died before
+             * saving the state is simply not there any more. */
+            if (file_exists(backup) && rename_ok(backup, disk, err) < 0)
+                return -1;
+            if (file_exists(seed_bak) && rename_ok(seed_bak, seed, err) < 0)
+                return -1;
+            c->st.resize_backup = false;
+            if (save_state(c, err) < 0)
+                return -1;
+            log_info(MOD, "server '%s': resize reverted to flavor '%s'", s->id,
+                     s->old_flavor.id);
+        }
+        return 1;
+    }
+    return 1;
+}
+
+/* The flavor the domain must have now. */
+static const struct model_flavor *effective_flavor(const struct model_server *s)
+{
+    return s->resize == MODEL_RESIZE_REVERTING ? &s->old_flavor : &s->flavor;
+}
+
+static int step_domain(struct ctx *c, struct st_err *err)
+{
+    const struct model_server *s = c->s;
+    struct model_server eff = *s; /* shallow: only the flavor differs */
+    const struct model_flavor *f = effective_flavor(s);
+    struct domain_paths paths = {0};
+    struct domain_opts dopts = {
+        .virt_type = c->r->opts.virt_type,
+        .vnc_listen = c->r->opts.vnc_listen,
+        .memballoon_period = c->r->opts.memballoon_period,
+    };
+    struct st_buf xml = ST_BUF_INIT, old = ST_BUF_INIT;
+    struct st_err rerr = ST_ERR_INIT;
+    int rc = -1;
+
+    c->step = "domain";
+    eff.flavor = *f;
+    paths.disk = instance_path(c->inst, INSTANCE_DISK);
+    if (f->ephemeral_gb > 0)
+        paths.disk_local = instance_path(c->inst, INSTANCE_DISK_LOCAL);
+    if (f->swap_mb > 0)
+        paths.disk_swap = instance_path(c->inst, INSTANCE_DISK_SWAP);
+    paths.seed = instance_path(c->inst, instance_seed_file(s->config_drive));
+    paths.console_log = instance_path(c->inst, INSTANCE_CONSOLE_LOG);
+    paths.kernel = c->kernel.len ? c->kernel.buf : NULL;
+    paths.initrd = c->initrd.len ? c->initrd.buf : NULL;
+    if (s->rescue)
+        paths.rescue_disk = instance_path(c->inst, INSTANCE_DISK_RESCUE);
+    if (domain_xml_render(&eff, &paths, &dopts, &xml, err) < 0)
+        goto out;
+    if (st_read_file(instance_path(c->inst, INSTANCE_DOMAIN_XML), 1 << 20, &old, &rerr) < 0)
+        st_buf_reset(&old);
+    if (c->vi.state == VIRT_MISSING || old.len != xml.len || memcmp(old.buf, xml.buf, xml.len)) {
+        if (virt_define(c->r->virt, xml.buf, err) < 0 ||
+            st_write_file(instance_path(c->inst, INSTANCE_DOMAIN_XML), xml.buf, xml.len, 0644,
+                          err) < 0)
+            goto out;
+        log_info(MOD, "server '%s': domain %s defined%s", s->id, c->name.buf,
+                 c->vi.state == VIRT_RUNNING || c->vi.state == VIRT_PAUSED
+                     ? " (the running guest gets it at its next boot)"
+                     : "");
+        if (refresh(c, err) < 0)
+            goto out;
+    }
+    if (!instance_state_flavor_is(&c->st, f)) {
+        instance_state_set_flavor(&c->st, f);
+        if (save_state(c, err) < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    st_buf_release(&xml);
+    st_buf_release(&old);
+    return rc;
+}
+
+static int step_power(struct ctx *c, struct st_err *err)
+{
+    struct reconciler *r = c->r;
+    struct srv *sv = c->sv;
+    const struct model_server *s = c->s;
+    const char *name = c->name.buf;
+    int rc = 0;
+
+    c->step = "power";
+    /* A reboot under way owns the power until it is done. */
+    if (sv->pending == PEND_REBOOT)
+        return 0;
+    if (sv->pending == PEND_STOP && s->power != MODEL_POWER_STOPPED)
+        sv->pending = PEND_NONE;
+    if (s->power != MODEL_POWER_RUNNING)
+        sv->hold = false;
+    else if (sv->have_prev && sv->prev_power != MODEL_POWER_RUNNING)
+        sv->hold = false; /* asked to start: whatever stopped it is overruled */
+
+    switch (s->power) {
+    case MODEL_POWER_RUNNING:
+        switch (c->vi.state) {
+        case VIRT_RUNNING:
+            break;
+        case VIRT_PAUSED:
+            rc = virt_resume(r->virt, name, err);
+            break;
+        case VIRT_CRASHED:
+            rc = virt_destroy(r->virt, name, err);
+            if (rc == 0)
+                rc = virt_start(r->virt, name, false, err);
+            break;
+        case VIRT_SUSPENDED:
+        case VIRT_MISSING:
+            rc = virt_start(r->virt, name, false, err);
+            break;
+        case VIRT_SHUTOFF:
+            if (!sv->hold)
+                log_debug(MOD, "server '%s': shut off (reason %d, by the guest: %s)", s->id,
+                          c->vi.reason, sv->was_running && c->vi.shut_by_guest ? "yes" : "no");
+            if (!sv->hold && sv->was_running && c->vi.shut_by_guest) {
+                sv->hold = true;
+                log_info(MOD, "server '%s': the guest powered itself off; leaving it off", s->id);
+            }
+            if (sv->hold)
+                break;
+            rc = virt_start(r->virt, name, false, err);
+            if (rc == 0)
+                log_info(MOD, "server '%s': started", s->id);
+            break;
+        }
+        break;
+    case MODEL_POWER_STOPPED:
+        if (c->vi.state == VIRT_SUSPENDED) {
+            rc = power_off_hard(c, err);
+            break;
+        }
+        rc = power_off_clean(c, PEND_STOP, NULL, r->opts.shutdown_timeout, err);
+        rc = rc < 0 ? -1 : 0;
+        break;
+    case MODEL_POWER_PAUSED:
+        switch (c->vi.state) {
+        case VIRT_RUNNING:
+            rc = virt_pause(r->virt, name, err);
+            break;
+        case VIRT_CRASHED:
+            rc = virt_destroy(r->virt, name, err);
+            if (rc == 0)
+                rc = virt_start(r->virt, name, true, err);
+            break;
+        case VIRT_SHUTOFF:
+        case VIRT_SUSPENDED:
+        case VIRT_MISSING:
+            rc = virt_start(r->virt, name, true, err);
+            break;
+        case VIRT_PAUSED:
+            break;
+        }
+        break;
+    case MODEL_POWER_SUSPENDED:
+        switch (c->vi.state) {
+        case VIRT_RUNNING:
+        case VIRT_PAUSED:
+            rc = virt_managed_save(r->virt, name, err);
+            break;
+        case VIRT_CRASHED:
+            rc = virt_destroy(r->virt, name, err);
+            break;
+        default:
+            break; /* off, with or without a saved image: nothing to save */
+        }
+        break;
+    }
+    if (rc < 0)
+        return -1;
+    return refresh(c, err);
+}
+
+/* Converges one desired (not deleted) server. */
+static void converge(struct reconciler *r, const struct model_server *s, struct srv *sv)
+{
+    struct st_err err = ST_ERR_INIT;
+    struct ctx c = {.r = r, .s = s, .sv = sv, .step = "instance"};
+    int64_t now = st_mono_ns();
+
+    st_buf_init(&c.name, 64);
+    st_buf_init(&c.kernel, 0);
+    st_buf_init(&c.initrd, 0);
+    dom_name(s->id, &c.name);
+
+    /* Keep what the current disk is made of, even while failing. */
+    use_base(r, s->image.id);
+    if (s->kernel.present)
+        use_base(r, s->kernel.id);
+    if (s->ramdisk.present)
+        use_base(r, s->ramdisk.id);
+    use_base(r, sv->base_image);
+    if (s->rescue) {
+        use_base(r, s->rescue_image.id);
+        if (s->rescue_kernel.present)
+            use_base(r, s->rescue_kernel.id);
+        if (s->rescue_ramdisk.present)
+            use_base(r, s->rescue_ramdisk.id);
+    }
+    {
+        struct st_buf n = ST_BUF_INIT;
+        const struct model_flavor *fl[2] = {&s->flavor, s->resize ? &s->old_flavor : NULL};
+        for (int i = 0; i < 2; i++) {
+            if (!fl[i])
+                continue;
+            if (fl[i]->ephemeral_gb > 0) {
+                st_buf_reset(&n);
+                disk_ephemeral_name(fl[i]->ephemeral_gb, &n);
+                use_base(r, n.buf);
+            }
+            if (fl[i]->swap_mb > 0) {
+                st_buf_reset(&n);
+                disk_swap_name(fl[i]->swap_mb, &n);
+                use_base(r, n.buf);
+            }
+        }
+        st_buf_release(&n);
+    }
+
+    {
+        struct st_buf fp = ST_BUF_INIT;
+        fingerprint(s, &fp);
+        if (strcmp(fp.buf, sv->fp.buf)) {
+            sv->retry_ns = 0; /* the desire changed: try at once */
+            sv->backoff_s = 0;
+            st_buf_reset(&sv->fp);
+            st_buf_add(&sv->fp, fp.buf, fp.len);
+        }
+        st_buf_release(&fp);
+    }
+    if (sv->fault[0] && now < sv->retry_ns)
+        goto out; /* backing off */
+
+    c.inst = instance_new(r->opts.instances_path, s->id, &err);
+    if (!c.inst || instance_mkdir(c.inst, &err) < 0)
+        goto fail;
+    c.step = "state";
+    if (instance_state_load(c.inst, &c.st, &err) < 0)
+        goto fail;
+    if (c.st.image_id[0]) {
+        memcpy(sv->base_image, c.st.image_id, strlen(c.st.image_id) + 1);
+        use_base(r, sv->base_image);
+    }
+    c.step = "libvirt";
+    if (refresh(&c, &err) < 0)
+        goto fail;
+    if (step_root_disk(&c, &err) < 0)
+        goto fail;
+    memcpy(sv->base_image, c.st.image_id, strlen(c.st.image_id) + 1);
+    if (step_other_disks(&c, effective_flavor(s), &err) < 0 || step_boot_files(&c, &err) < 0 ||
+        step_rescue(&c, &err) < 0)
+        goto fail;
+    switch (step_resize(&c, &err)) {
+    case -1:
+        goto fail;
+    case 0:
+        goto done; /* waiting for the guest to shut down */
+    default:
+        break;
+    }
+    if (step_domain(&c, &err) < 0 || step_power(&c, &err) < 0)
+        goto fail;
+done:
+    srv_ok(sv);
+    goto out;
+fail:
+    srv_fail(r, sv, c.step, &err);
+out:
+    sv->prev_power = s->power;
+    sv->have_prev = true;
+    instance_free(c.inst);
+    st_buf_release(&c.name);
+    st_buf_release(&c.kernel);
+    st_buf_release(&c.initrd);
+}
+
+/* Destroys, undefines and removes server 'id'. */
+static int remove_server(struct reconciler *r, const char *id, struct st_err *err)
+{
+    struct st_buf name = ST_BUF_INIT;
+    struct instance *inst = instance_new(r->opts.instances_path, id, err);
+    int rc = -1;
+    if (!inst)
+        goto out;
+    dom_name(id, &name);
+    if (virt_destroy(r->virt, name.buf, err) < 0 || virt_undefine(r->virt, name.buf, err) < 0 ||
+        instance_remove(inst, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    instance_free(inst);
+    st_buf_release(&name);
+    return rc;
+}
+
+/* ------------------------------------------------------------ tasks */
+
+static json_t *task_entry_done(const char *id, json_t *result)
+{
+    return json_pack("{s:s, s:s, s:o}", "id", id, "status", "done", "result",
+                     result ? result : json_object());
+}
+
+static json_t *task_entry_failed(const char *id, const char *error)
+{
+    return json_pack("{s:s, s:s, s:s}", "id", id, "status", "failed", "error", error);
+}
+
+/* Returns a new entry when the task finished, NULL while under way. */
+static json_t *task_reboot(struct reconciler *r, const struct model_task *t,
+                           const struct model_server *s, struct srv *sv)
+{
+    struct ctx c = {.r = r, .s = s, .sv = sv};
+    struct st_err err = ST_ERR_INIT;
+    json_t *entry = NULL;
+    int64_t now = st_mono_ns();
+
+    st_buf_init(&c.name, 64);
+    dom_name(s->id, &c.name);
+    if (refresh(&c, &err) < 0)
+        goto fail;
+    if (c.vi.state == VIRT_MISSING) {
+        st_err_set(&err, ST_ERR_CONFLICT, "server '%s' has no domain (yet)", s->id);
+        goto fail;
+    }
+    if (!t->hard && c.vi.state == VIRT_RUNNING && t->timeout > 0) {
+        if (sv->pending != PEND_REBOOT || strcmp(sv->pending_task, t->id)) {
+            if (virt_shutdown(r->virt, c.name.buf, &err) < 0)
+                goto fail;
+            sv->pending = PEND_REBOOT;
+            sv->pending_deadline_ns = now + (int64_t) t->timeout * NS_PER_S;
+            memcpy(sv->pending_task, t->id, strlen(t->id) + 1);
+            sv->was_running = false;
+            log_info(MOD, "server '%s': soft reboot (task '%s')", s->id, t->id);
+            goto out;
+        }
+        if (now < sv->pending_deadline_ns)
+            goto out; /* still shutting down */
+        log_info(MOD, "server '%s': no clean shutdown within %d s: hard reboot", s->id,
+                 t->timeout);
+    }
+    /* HARD, a deadline passed, or a soft reboot found the guest down. */
+    if (c.vi.state != VIRT_SHUTOFF && virt_destroy(r->virt, c.name.buf, &err) < 0)
+        goto fail;
+    if (virt_start(r->virt, c.name.buf, s->power == MODEL_POWER_PAUSED, &err) < 0)
+        goto fail;
+    sv->pending = PEND_NONE;
+    sv->hold = false;
+    log_info(MOD, "server '%s': rebooted (task '%s')", s->id, t->id);
+    entry = task_entry_done(t->id, NULL);
+    goto out;
+fail:
+    if (sv->pending == PEND_REBOOT && !strcmp(sv->pending_task, t->id))
+        sv->pending = PEND_NONE;
+    if (log_rl_allow(&r->rl))
+        log_errorx(MOD, "server '%s': reboot (task '%s') failed: %s", s->id, t->id, err.msg);
+    entry = task_entry_failed(t->id, err.msg);
+out:
+    st_buf_release(&c.name);
+    return entry;
+}
+
+static json_t *task_console(struct reconciler *r, const struct model_task *t)
+{
+    struct st_err err = ST_ERR_INIT;
+    struct st_buf out = ST_BUF_INIT;
+    struct instance *inst = instance_new(r->opts.instances_path, t->server_id, &err);
+    json_t *entry;
+    if (!inst || instance_console_tail(instance_path(inst, INSTANCE_CONSOLE_LOG), t->length,
+                                       CONSOLE_MAX_BYTES, &out, &err) < 0) {
+        entry = task_entry_failed(t->id, err.msg);
+    } else {
+        json_t *text = json_stringn(out.buf, out.len);
+        entry = task_entry_done(t->id,
+                                json_pack("{s:o}", "output", text ? text : json_string("")));
+    }
+    instance_free(inst);
+    st_buf_release(&out);
+    return entry;
+}
+
+static json_t *task_snapshot(struct reconciler *r, const struct model_task *t,
+                             const struct model_server *s)
+{
+    struct st_err err = ST_ERR_INIT, rerr = ST_ERR_INIT;
+    struct st_buf name = ST_BUF_INIT, dst = ST_BUF_INIT, dir = ST_BUF_INIT;
+    struct instance *inst = instance_new(r->opts.instances_path, s->id, &err);
+    struct virt_info vi;
+    bool paused = false;
+    json_t *entry = NULL;
+    int64_t t0 = st_mono_ns();
+
+    if (!inst)
+        goto fail;
+    dom_name(s->id, &name);
+    if (!file_exists(instance_path(inst, INSTANCE_DISK))) {
+        st_err_set(&err, ST_ERR_CONFLICT, "server '%s' has no root disk", s->id);
+        goto fail;
+    }
+    st_buf_addf(&dir, "%s/" SNAPSHOT_DIR, r->opts.instances_path);
+    if (st_mkdir_p(dir.buf, 0700, &err) < 0)
+        goto fail;
+    st_buf_addf(&dst, "%s/%s.qcow2", dir.buf, t->image_id);
+    if (virt_state(r->virt, name.buf, &vi, &err) < 0)
+        goto fail;
+    /* A running guest is paused so that the copy is consistent (QEMU
+     * flushes its caches when the CPUs stop). */
+    if (vi.state == VIRT_RUNNING) {
+        if (virt_pause(r->virt, name.buf, &err) < 0)
+            goto fail;
+        paused = true;
+    }
+    if (disk_flatten(instance_path(inst, INSTANCE_DISK), dst.buf, &err) < 0)
+        goto fail;
+    if (paused) {
+        paused = false;
+        if (virt_resume(r->virt, name.buf, &err) < 0)
+            goto fail;
+    }
+    log_info(MOD, "server '%s': snapshot copied in %.1f s, uploading to image '%s'", s->id,
+             (double) (st_mono_ns() - t0) / 1e9, t->image_id);
+    if (r->io.upload(r->io.opaque, t->image_id, dst.buf, &err) < 0)
+        goto fail;
+    entry = task_entry_done(t->id, NULL);
+    goto out;
+fail:
+    if (log_rl_allow(&r->rl))
+        log_errorx(MOD, "server '%s': snapshot (task '%s') failed: %s", s->id, t->id, err.msg);
+    entry = task_entry_failed(t->id, err.msg);
+out:
+    if (paused && virt_resume(r->virt, name.buf, &rerr) < 0)
+        log_errorx(MOD, "server '%s': cannot resume after the snapshot: %s", s->id, rerr.msg);
+    if (dst.len)
+        (void) unlink(dst.buf);
+    instance_free(inst);
+    st_buf_release(&name);
+    st_buf_release(&dst);
+    st_buf_release(&dir);
+    return entry;
+}
+
+static void run_tasks(struct reconciler *r, const struct model_desired *d, json_t *out)
+{
+    for (size_t i = 0; i < r->ndone; i++)
+        r->done[i].seen = false;
+    for (size_t i = 0; i < d->ntasks; i++) {
+        const struct model_task *t = &d->tasks[i];
+        const struct model_server *s = model_find_server(d, t->server_id);
+        struct done_task *dt = done_find(r, t->id);
+        json_t *entry = NULL;
+
+        if (dt) {
+            dt->seen = true;
+            json_array_append(out, dt->entry);
+            continue;
+        }
+        if (!s || s->delete) {
+            struct st_buf m = ST_BUF_INIT;
+            st_buf_addf(&m, "server '%s' is not on this host", t->server_id);
+            entry = task_entry_failed(t->id, m.buf);
+            st_buf_release(&m);
+        } else {
+            switch (t->kind) {
+            case MODEL_TASK_REBOOT:
+                entry = task_reboot(r, t, s, srv_get(r, s->id));
+                break;
+            case MODEL_TASK_CONSOLE_LOG:
+                entry = task_console(r, t);
+                break;
+            case MODEL_TASK_SNAPSHOT:
+                entry = task_snapshot(r, t, s);
+                break;
+            }
+        }
+        if (!entry)
+            continue; /* under way */
+        json_array_append(out, entry);
+        done_add(r, t->id, entry);
+    }
+    done_drop_unseen(r);
+}
+
+/* ------------------------------------------------------------ report */
+
+static const char *resize_report(const struct model_server *s, const struct instance_state *st)
+{
+    switch (s->resize) {
+    case MODEL_RESIZE_RESIZING:
+        return st->resize_backup && instance_state_flavor_is(st, &s->flavor) ? "resized" : NULL;
+    case MODEL_RESIZE_CONFIRMING:
+        return !st->resize_backup ? "confirmed" : NULL;
+    case MODEL_RESIZE_REVERTING:
+        return !st->resize_backup && instance_state_flavor_is(st, &s->old_flavor) ? "reverted"
+                                                                                   : NULL;
+    default:
+        return NULL;
+    }
+}
+
+static json_t *server_entry(struct reconciler *r, const struct model_server *s, struct srv *sv)
+{
+    struct st_err err = ST_ERR_INIT;
+    struct st_buf name = ST_BUF_INIT;
+    struct instance *inst = instance_new(r->opts.instances_path, s->id, &err);
+    struct instance_state st;
+    struct virt_info vi = {VIRT_MISSING, 0, false};
+    const char *state = "building";
+    const char *resize = NULL;
+    json_t *fault = json_null();
+    bool have_state = false;
+
+    memset(&st, 0, sizeof(st));
+    dom_name(s->id, &name);
+    if (inst && instance_state_load(inst, &st, &err) == 0)
+        have_state = true;
+    if (virt_state(r->virt, name.buf, &vi, &err) < 0)
+        vi.state = VIRT_MISSING;
+    /* A guest the agent is shutting down does not count as running: when
+     * it stops, that is not the guest's own doing. */
+    sv->was_running = (vi.state == VIRT_RUNNING || vi.state == VIRT_PAUSED) &&
+                      sv->pending == PEND_NONE;
+    if (sv->fault[0]) {
+        state = "error";
+        fault = json_pack("{s:s, s:s}", "message", sv->fault, "details", sv->fault_step);
+    } else if (!have_state || st.disk_generation != s->disk_generation ||
+               vi.state == VIRT_MISSING) {
+        state = "building";
+    } else {
+        switch (vi.state) {
+        case VIRT_RUNNING: state = "running"; break;
+        case VIRT_PAUSED: state = "paused"; break;
+        case VIRT_SUSPENDED: state = "suspended"; break;
+        default: state = "shutoff"; break;
+        }
+        resize = resize_report(s, &st);
+    }
+    instance_free(inst);
+    st_buf_release(&name);
+    return json_pack("{s:s, s:s, s:i, s:I, s:s?, s:b, s:o}", "id", s->id, "state", state,
+                     "power_state", virt_power_state(vi.state), "disk_generation",
+                     (json_int_t) st.disk_generation, "resize", resize, "rescued",
+                     have_state && st.rescued, "fault", fault);
+}
+
+static json_t *gone_entry(const char *id)
+{
+    return json_pack("{s:s, s:s, s:i, s:I, s:n, s:b, s:n}", "id", id, "state", "gone",
+                     "power_state", 0, "disk_generation", (json_int_t) 0, "resize", "rescued",
+                     0, "fault");
+}
+
+/* ------------------------------------------------------------ housekeeping */
+
+static bool desired_id(const struct model_desired *d, const char *id)
+{
+    return model_find_server(d, id) != NULL;
+}
+
+/* Domains and directories of servers that are not desired at all. */
+static void remove_leftovers(struct reconciler *r, const struct model_desired *d, json_t *out)
+{
+    struct st_err err = ST_ERR_INIT;
+    char **ids = NULL;
+    size_t n = 0;
+
+    if (virt_list_servers(r->virt, r->opts.instances_path, &ids, &n, &err) < 0) {
+        if (log_rl_allow(&r->rl))
+            log_errorx(MOD, "cannot list the domains: %s", err.msg);
+        st_err_clear(&err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!desired_id(d, ids[i])) {
+            if (remove_server(r, ids[i], &err) < 0) {
+                if (log_rl_allow(&r->rl))
+                    log_errorx(MOD, "cannot remove the leftover server '%s': %s", ids[i],
+                               err.msg);
+                st_err_clear(&err);
+            } else {
+                log_info(MOD, "removed the leftover server '%s' (not desired on this host)",
+                         ids[i]);
+                json_array_append_new(out, gone_entry(ids[i]));
+            }
+        }
+        free(ids[i]);
+    }
+    free(ids);
+    ids = NULL;
+    if (instance_list(r->opts.instances_path, &ids, &n, &err) < 0) {
+        if (log_rl_allow(&r->rl))
+            log_errorx(MOD, "%s", err.msg);
+        st_err_clear(&err);
+        n = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!desired_id(d, ids[i])) {
+            if (remove_server(r, ids[i], &err) < 0) {
+                if (log_rl_allow(&r->rl))
+                    log_errorx(MOD, "cannot remove the leftover instance directory of '%s': %s",
+                               ids[i], err.msg);
+                st_err_clear(&err);
+            } else {
+                log_info(MOD, "removed the leftover instance directory of '%s'", ids[i]);
+            }
+        }
+        free(ids[i]);
+    }
+    free(ids);
+}
+
+static void cleanup_cache(struct reconciler *r)
+{
+    struct st_err err = ST_ERR_INIT;
+    int removed = 0;
+    int64_t now = st_mono_ns();
+    if (now < r->next_cleanup_ns)
+        return;
+    r->next_cleanup_ns = now + CLEANUP_INTERVAL_S * NS_PER_S;
+    if (disk_base_cleanup(r->opts.instances_path, (const char *const *) r->in_use, r->nin_use,
+                          r->opts.base_unused_seconds, &removed, &err) < 0) {
+        if (log_rl_allow(&r->rl))
+            log_errorx(MOD, "image cache cleanup failed: %s", err.msg);
+        return;
+    }
+    if (removed)
+        log_info(MOD, "removed %d cached image(s) unused for %" PRId64 " s", removed,
+                 r->opts.base_unused_seconds);
+}
+
+/* ------------------------------------------------------------ the pass */
+
+json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64_t *next_ns)
+{
+    struct st_err err = ST_ERR_INIT;
+    json_t *servers = json_array(), *tasks = json_array();
+    int64_t next = 0;
+
+    clear_in_use(r);
+    for (size_t i = 0; i < r->nsrvs; i++)
+        r->srvs[i]->seen = false;
+
+    if (virt_check(r->virt, &err) < 0) {
+        /* Without libvirt nothing can be known: say nothing about the
+         * servers (the report is still the heartbeat). */
+        if (log_rl_allow(&r->rl))
+            log_errorx(MOD, "%s", err.msg);
+        for (size_t i = 0; i < r->nsrvs; i++)
+            r->srvs[i]->seen = true;
+        next = st_mono_ns() + BACKOFF_MIN_S * NS_PER_S;
+        goto report;
+    }
+
+    for (size_t i = 0; i < d->nservers; i++) {
+        const struct model_server *s = &d->servers[i];
+        struct srv *sv = srv_get(r, s->id);
+        sv->seen = true;
+        if (s->delete) {
+            sv->pending = PEND_NONE;
+            if (remove_server(r, s->id, &err) < 0) {
+                srv_fail(r, sv, "delete", &err);
+                st_err_clear(&err);
+            } else {
+                srv_ok(sv);
+            }
+            continue;
+        }
+        converge(r, s, sv);
+    }
+    run_tasks(r, d, tasks);
+    for (size_t i = 0; i < d->nservers; i++) {
+        const struct model_server *s = &d->servers[i];
+        struct srv *sv = srv_get(r, s->id);
+        if (s->delete) {
+            if (sv->fault[0])
+                json_array_append_new(
+                    servers, json_pack("{s:s, s:s, s:i, s:I, s:n, s:b, s:{s:s, s:s}}", "id",
+                                       s->id, "state", "error", "power_state", 0,
+                                       "disk_generation", (json_int_t) 0, "resize", "rescued", 0,
+                                       "fault", "message", sv->fault, "details", "delete"));
+            else
+                json_array_append_new(servers, gone_entry(s->id));
+            continue;
+        }
+        json_array_append_new(servers, server_entry(r, s, sv));
+    }
+    remove_leftovers(r, d, servers);
+    cleanup_cache(r);
+
+report:
+    for (size_t i = 0; i < r->nsrvs; i++) {
+        struct srv *sv = r->srvs[i];
+        int64_t t = 0;
+        if (!sv->seen)
+            continue;
+        if (sv->pending != PEND_NONE)
+            t = sv->pending_deadline_ns;
+        if (sv->fault[0] && sv->retry_ns && (!t || sv->retry_ns < t))
+            t = sv->retry_ns;
+        if (t && (!next || t < next))
+            next = t;
+    }
+    srv_drop_unseen(r);
+    if (next_ns)
+        *next_ns = next;
+    return json_pack("{s:I, s:o, s:o}", "revision", (json_int_t) d->revision, "servers",
+                     servers, "tasks", tasks);
+}

@@ -1,0 +1,76 @@
+/*
+ * reconcile.h - the agent's level-triggered reconciler: given the full
+ * desired state of this host, converge what exists (libvirt domains,
+ * instance directories, disks, seeds) towards it, and say what is.
+ *
+ * Every pass starts from what it finds, never from what it remembers doing,
+ * so a pass after a crash (of the agent, libvirtd or the host) finishes the
+ * work: each step checks before it acts and tolerates its own earlier
+ * results (temporary files renamed into place, idempotent libvirt calls,
+ * state.json written last).  What is kept in memory only makes passes
+ * cheaper or gentler (error back-off, a clean shutdown under way, finished
+ * task results to repeat until the controller retires them); losing it
+ * costs at most a repeated harmless step.
+ *
+ * Per server, in order: instance directory -> cached images -> disks (root
+ * at disk_generation, rebuilt when the generation changes; ephemeral;
+ * swap) -> seed -> rescue -> resize -> domain XML (defined when it changed)
+ * -> power state.  A server with delete=true is destroyed, undefined and
+ * its directory removed ("gone").  Domains and instance directories of
+ * servers that are not desired at all are removed too (a server deleted
+ * while the agent was down).  A failure makes that server "error" with a
+ * fault, retried with back-off; it never stops the others.
+ *
+ * Power: the agent starts a server that must run when it is missing, was
+ * never started, crashed or was stopped by the agent; but a guest that
+ * powered itself off while running stays off (reported "shutoff", as Nova's
+ * power-state sync sees it) until the desired power changes or a reboot.
+ */
+#ifndef ST_AGENT_RECONCILE_H
+#define ST_AGENT_RECONCILE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "agent/model.h"
+#include "agent/virt.h"
+#include "common/err.h"
+
+struct reconcile_opts {
+    const char *instances_path;  /* absolute */
+    const char *virt_type;       /* "kvm" or "qemu" */
+    const char *vnc_listen;
+    int memballoon_period;       /* seconds, 0 = off */
+    int shutdown_timeout;        /* seconds a clean shutdown may take (stop, resize) */
+    int64_t base_unused_seconds; /* grace period of unused cached images */
+};
+
+/* How the reconciler reaches the controller (client.c in the agent; fakes
+ * in tests). */
+struct reconcile_io {
+    /* Downloads image 'img' into the new file 'path', checking its checksum. */
+    int (*fetch)(void *opaque, const struct model_image *img, const char *path,
+                 struct st_err *err);
+    /* Uploads the file 'path' as the data of image 'image_id'. */
+    int (*upload)(void *opaque, const char *image_id, const char *path, struct st_err *err);
+    /* Slow work for 'server_id' is about to start (may be NULL): the
+     * heartbeat can say "building" meanwhile. */
+    void (*building)(void *opaque, const char *server_id);
+    void *opaque;
+};
+
+struct reconciler;
+
+/* A reconciler working on 'virt' (borrowed).  The strings in 'opts' and
+ * 'io' are borrowed and must outlive it. */
+struct reconciler *reconcile_new(const struct reconcile_opts *opts, struct virt *virt,
+                                 const struct reconcile_io *io);
+void reconcile_free(struct reconciler *r);
+
+/* One pass towards 'd'.  Returns the report body (new reference) for
+ * POST .../report.  '*next_ns' gets the monotonic time (st_mono_ns) by
+ * which the caller should run a pass again even if nothing happens (a
+ * clean shutdown's deadline, an error's retry), or 0. */
+json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64_t *next_ns);
+
+#endif

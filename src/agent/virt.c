@@ -1,0 +1,569 @@
+/* virt.c - libvirt connection, event loop and domain operations (see
+ * virt.h). */
+#include "agent/virt.h"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/buf.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+#define NOVA_NS "http://openstack.org/xmlns/libvirt/nova/1.1"
+#define NAME_PREFIX "instance-"
+
+struct virt {
+    char *uri;
+    virConnectPtr conn;
+    int cb_id;                /* lifecycle callback id on 'conn', -1 if none */
+    virt_event_fn on_event;
+    void *opaque;
+    pthread_t thread;
+    bool thread_started;
+    atomic_int quit;
+};
+
+static pthread_once_t event_once = PTHREAD_ONCE_INIT;
+static int event_impl_rc;
+
+static void quiet_errors(void *opaque, virErrorPtr e)
+{
+    (void) opaque;
+    (void) e; /* reported through st_err where they matter */
+}
+
+static void register_event_impl(void)
+{
+    virSetErrorFunc(NULL, quiet_errors);
+    event_impl_rc = virEventRegisterDefaultImpl();
+}
+
+/* Sets 'err' from libvirt's last error: "WHAT: libvirt's message". */
+static void lv_err(struct st_err *err, const char *what, const char *name)
+{
+    const char *msg = virGetLastErrorMessage();
+    if (name)
+        st_err_set(err, ST_ERR_INTERNAL, "%s of domain '%s' failed: %s", what, name,
+                   msg ? msg : "unknown libvirt error");
+    else
+        st_err_set(err, ST_ERR_INTERNAL, "%s failed: %s", what,
+                   msg ? msg : "unknown libvirt error");
+}
+
+static int last_code(void)
+{
+    virErrorPtr e = virGetLastError();
+    return e ? e->code : VIR_ERR_OK;
+}
+
+static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
+                        void *opaque)
+{
+    struct virt *v = opaque;
+    (void) conn;
+    (void) dom;
+    (void) event;
+    (void) detail;
+    if (v->on_event)
+        v->on_event(v->opaque);
+    return 0;
+}
+
+static void *event_loop(void *opaque)
+{
+    struct virt *v = opaque;
+    while (!atomic_load(&v->quit))
+        if (virEventRunDefaultImpl() < 0)
+            break;
+    return NULL;
+}
+
+static void wake_noop(int timer, void *opaque)
+{
+    (void) timer;
+    (void) opaque;
+}
+
+static void disconnect(struct virt *v)
+{
+    if (!v->conn)
+        return;
+    if (v->cb_id >= 0)
+        (void) virConnectDomainEventDeregisterAny(v->conn, v->cb_id);
+    v->cb_id = -1;
+    virConnectClose(v->conn);
+    v->conn = NULL;
+}
+
+static int connect_now(struct virt *v, struct st_err *err)
+{
+    v->conn = virConnectOpen(v->uri);
+    if (!v->conn) {
+        const char *msg = virGetLastErrorMessage();
+        st_err_set(err, ST_ERR_UNAVAILABLE,
+                   "cannot connect to libvirt at '%s': %s (is libvirtd running?)", v->uri,
+                   msg ? msg : "unknown error");
+        return -1;
+    }
+    /* libvirtd answers keepalives; a dead daemon is noticed within ~30 s
+     * even when no call is made. */
+    (void) virConnectSetKeepAlive(v->conn, 5, 5);
+    v->cb_id = virConnectDomainEventRegisterAny(
+        v->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), v,
+        NULL);
+    if (v->cb_id < 0) {
+        lv_err(err, "registering for domain events", NULL);
+        disconnect(v);
+        return -1;
+    }
+    return 0;
+}
+
+struct virt *virt_open(const char *uri, virt_event_fn on_event, void *opaque,
+                       struct st_err *err)
+{
+    struct virt *v;
+    (void) pthread_once(&event_once, register_event_impl);
+    if (event_impl_rc < 0) {
+        lv_err(err, "setting up the libvirt event loop", NULL);
+        return NULL;
+    }
+    v = st_xcalloc(1, sizeof(*v));
+    v->uri = st_xstrdup(uri);
+    v->cb_id = -1;
+    v->on_event = on_event;
+    v->opaque = opaque;
+    if (connect_now(v, err) < 0) {
+        virt_close(v);
+        return NULL;
+    }
+    if (pthread_create(&v->thread, NULL, event_loop, v) != 0) {
+        st_err_set(err, ST_ERR_INTERNAL, "cannot start the libvirt event thread");
+        virt_close(v);
+        return NULL;
+    }
+    v->thread_started = true;
+    return v;
+}
+
+void virt_close(struct virt *v)
+{
+    if (!v)
+        return;
+    disconnect(v);
+    if (v->thread_started) {
+        /* A zero timeout makes the loop run at once and see 'quit'. */
+        int t;
+        atomic_store(&v->quit, 1);
+        t = virEventAddTimeout(0, wake_noop, NULL, NULL);
+        pthread_join(v->thread, NULL);
+        if (t >= 0)
+            virEventRemoveTimeout(t);
+    }
+    free(v->uri);
+    free(v);
+}
+
+int virt_check(struct virt *v, struct st_err *err)
+{
+    if (v->conn && virConnectIsAlive(v->conn) == 1)
+        return 0;
+    disconnect(v);
+    return connect_now(v, err);
+}
+
+/* 0 and '*dom' when defined, 1 when missing, -1 on error. */
+static int lookup(struct virt *v, const char *name, virDomainPtr *dom, struct st_err *err)
+{
+    if (!v->conn && virt_check(v, err) < 0)
+        return -1;
+    *dom = virDomainLookupByName(v->conn, name);
+    if (*dom)
+        return 0;
+    if (last_code() == VIR_ERR_NO_DOMAIN)
+        return 1;
+    lv_err(err, "lookup", name);
+    return -1;
+}
+
+int virt_state(struct virt *v, const char *name, struct virt_info *out, struct st_err *err)
+{
+    virDomainPtr dom;
+    int state = 0, reason = 0, r;
+
+    memset(out, 0, sizeof(*out));
+    r = lookup(v, name, &dom, err);
+    if (r < 0)
+        return -1;
+    if (r == 1) {
+        out->state = VIRT_MISSING;
+        return 0;
+    }
+    if (virDomainGetState(dom, &state, &reason, 0) < 0) {
+        if (last_code() == VIR_ERR_NO_DOMAIN) {
+            out->state = VIRT_MISSING;
+            virDomainFree(dom);
+            return 0;
+        }
+        lv_err(err, "getting the state", name);
+        virDomainFree(dom);
+        return -1;
+    }
+    out->reason = reason;
+    switch (state) {
+    case VIR_DOMAIN_RUNNING:
+    case VIR_DOMAIN_BLOCKED:
+    case VIR_DOMAIN_SHUTDOWN:
+        out->state = VIRT_RUNNING;
+        break;
+    case VIR_DOMAIN_PAUSED:
+        out->state = VIRT_PAUSED;
+        break;
+    case VIR_DOMAIN_CRASHED:
+        out->state = VIRT_CRASHED;
+        break;
+    case VIR_DOMAIN_PMSUSPENDED:
+        out->state = VIRT_SUSPENDED;
+        break;
+    default: /* SHUTOFF, NOSTATE */
+        out->state = virDomainHasManagedSaveImage(dom, 0) == 1 ? VIRT_SUSPENDED : VIRT_SHUTOFF;
+        out->shut_by_guest = state == VIR_DOMAIN_SHUTOFF && reason == VIR_DOMAIN_SHUTOFF_SHUTDOWN;
+        break;
+    }
+    virDomainFree(dom);
+    return 0;
+}
+
+int virt_power_state(enum virt_state s)
+{
+    static const int nova[] = {
+        [VIRT_MISSING] = 0, [VIRT_RUNNING] = 1,   [VIRT_PAUSED] = 3,
+        [VIRT_SHUTOFF] = 4, [VIRT_SUSPENDED] = 7, [VIRT_CRASHED] = 6,
+    };
+    return (unsigned) s < ST_ARRAY_SIZE(nova) ? nova[s] : 0;
+}
+
+const char *virt_state_name(enum virt_state s)
+{
+    static const char *const names[] = {
+        [VIRT_MISSING] = "missing", [VIRT_RUNNING] = "running",     [VIRT_PAUSED] = "paused",
+        [VIRT_SHUTOFF] = "shutoff", [VIRT_SUSPENDED] = "suspended", [VIRT_CRASHED] = "crashed",
+    };
+    return (unsigned) s < ST_ARRAY_SIZE(names) ? names[s] : "unknown";
+}
+
+int virt_define(struct virt *v, const char *xml, struct st_err *err)
+{
+    virDomainPtr dom;
+    if (!v->conn && virt_check(v, err) < 0)
+        return -1;
+    dom = virDomainDefineXMLFlags(v->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
+    if (!dom) {
+        lv_err(err, "defining a domain", NULL);
+        return -1;
+    }
+    virDomainFree(dom);
+    return 0;
+}
+
+/* Runs 'op' on domain 'name'; 'ok_codes' (terminated by VIR_ERR_OK) are
+ * libvirt errors that mean "already so" and count as success.  A missing
+ * domain is an error unless 'missing_ok'. */
+static int domain_op(struct virt *v, const char *name, const char *what, bool missing_ok,
+                     int (*op)(virDomainPtr, unsigned), unsigned flags, const int *ok_codes,
+                     struct st_err *err)
+{
+    virDomainPtr dom;
+    int r = lookup(v, name, &dom, err);
+    if (r < 0)
+        return -1;
+    if (r == 1) {
+        if (missing_ok)
+            return 0;
+        st_err_set(err, ST_ERR_NOT_FOUND, "%s of domain '%s' failed: it is not defined", what,
+                   name);
+        return -1;
+    }
+    r = op(dom, flags);
+    if (r < 0) {
+        int code = last_code();
+        for (const int *c = ok_codes; c && *c != VIR_ERR_OK; c++) {
+            if (code == *c) {
+                r = 0;
+                break;
+            }
+        }
+        if (r < 0 && missing_ok && code == VIR_ERR_NO_DOMAIN)
+            r = 0;
+        if (r < 0)
+            lv_err(err, what, name);
+    }
+    virDomainFree(dom);
+    return r < 0 ? -1 : 0;
+}
+
+static int op_start(virDomainPtr dom, unsigned flags)
+{
+    if (virDomainIsActive(dom) == 1)
+        return 0;
+    return virDomainCreateWithFlags(dom, flags);
+}
+
+static int op_shutdown(virDomainPtr dom, unsigned flags)
+{
+    return virDomainShutdownFlags(dom, flags);
+}
+
+static int op_destroy(virDomainPtr dom, unsigned flags)
+{
+    if (virDomainIsActive(dom) != 1)
+        return 0;
+    return virDomainDestroyFlags(dom, flags);
+}
+
+static int op_undefine(virDomainPtr dom, unsigned flags)
+{
+    if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0 &&
+        last_code() != VIR_ERR_OPERATION_INVALID)
+        return -1;
+    if (virDomainUndefineFlags(dom, flags) == 0)
+        return 0;
+    /* Older drivers refuse flags they do not know: try the plain call. */
+    if (last_code() == VIR_ERR_INVALID_ARG || last_code() == VIR_ERR_NO_SUPPORT)
+        return virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                                               VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
+    return -1;
+}
+
+static int op_pause(virDomainPtr dom, unsigned flags)
+{
+    int state = 0, reason = 0;
+    (void) flags;
+    if (virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED)
+        return 0;
+    return virDomainSuspend(dom);
+}
+
+static int op_resume(virDomainPtr dom, unsigned flags)
+{
+    int state = 0, reason = 0;
+    (void) flags;
+    if (virDomainGetState(dom, &state, &reason, 0) == 0 && state != VIR_DOMAIN_PAUSED)
+        return 0;
+    return virDomainResume(dom);
+}
+
+static int op_managed_save(virDomainPtr dom, unsigned flags)
+{
+    if (virDomainIsActive(dom) != 1)
+        return virDomainHasManagedSaveImage(dom, 0) == 1 ? 0 : -1;
+    return virDomainManagedSave(dom, flags);
+}
+
+static int op_managed_save_remove(virDomainPtr dom, unsigned flags)
+{
+    if (virDomainHasManagedSaveImage(dom, 0) != 1)
+        return 0;
+    return virDomainManagedSaveRemove(dom, flags);
+}
+
+int virt_start(struct virt *v, const char *name, bool paused, struct st_err *err)
+{
+    static const int ok[] = {VIR_ERR_OPERATION_INVALID, VIR_ERR_OK};
+    return domain_op(v, name, "start", false, op_start, paused ? VIR_DOMAIN_START_PAUSED : 0,
+                     ok, err);
+}
+
+int virt_shutdown(struct virt *v, const char *name, struct st_err *err)
+{
+    static const int ok[] = {VIR_ERR_OPERATION_INVALID, VIR_ERR_OK};
+    return domain_op(v, name, "ACPI shutdown", true, op_shutdown,
+                     VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN, ok, err);
+}
+
+int virt_destroy(struct virt *v, const char *name, struct st_err *err)
+{
+    static const int ok[] = {VIR_ERR_OPERATION_INVALID, VIR_ERR_OK};
+    return domain_op(v, name, "destroy", true, op_destroy, 0, ok, err);
+}
+
+int virt_undefine(struct virt *v, const char *name, struct st_err *err)
+{
+    return domain_op(v, name, "undefine", true, op_undefine,
+                     VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+                         VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM,
+                     NULL, err);
+}
+
+int virt_pause(struct virt *v, const char *name, struct st_err *err)
+{
+    return domain_op(v, name, "pause", false, op_pause, 0, NULL, err);
+}
+
+int virt_resume(struct virt *v, const char *name, struct st_err *err)
+{
+    return domain_op(v, name, "resume", false, op_resume, 0, NULL, err);
+}
+
+int virt_managed_save(struct virt *v, const char *name, struct st_err *err)
+{
+    return domain_op(v, name, "managed save", false, op_managed_save, 0, NULL, err);
+}
+
+int virt_managed_save_remove(struct virt *v, const char *name, struct st_err *err)
+{
+    return domain_op(v, name, "removing the managed save image", true, op_managed_save_remove,
+                     0, NULL, err);
+}
+
+/* "5B3C...-..." and "5b3c..." name the same UUID: compare hex digits only. */
+static bool same_uuid(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a == '-')
+            a++;
+        while (*b == '-')
+            b++;
+        if (!*a || !*b)
+            return !*a && !*b;
+        if ((*a | 0x20) != (*b | 0x20))
+            return false;
+        a++;
+        b++;
+    }
+}
+
+/* True when a disk of 'dom' has its file under 'dir' (ending in '/'). */
+static bool has_disk_under(virDomainPtr dom, const char *dir)
+{
+    char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+    xmlDocPtr doc = NULL;
+    xmlXPathContextPtr ctx = NULL;
+    xmlXPathObjectPtr o = NULL;
+    bool found = false;
+
+    if (!xml)
+        return false;
+    doc = xmlReadMemory(xml, (int) strlen(xml), "domain.xml", NULL, XML_PARSE_NONET);
+    if (doc)
+        ctx = xmlXPathNewContext(doc);
+    if (ctx)
+        o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/disk/source/@file", ctx);
+    for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr && !found; i++) {
+        xmlChar *f = xmlNodeGetContent(o->nodesetval->nodeTab[i]);
+        found = f && !strncmp((const char *) f, dir, strlen(dir)) &&
+                !strstr((const char *) f + strlen(dir), "/../");
+        xmlFree(f);
+    }
+    xmlXPathFreeObject(o);
+    xmlXPathFreeContext(ctx);
+    xmlFreeDoc(doc);
+    free(xml);
+    return found;
+}
+
+int virt_list_servers(struct virt *v, const char *instances_path, char ***ids, size_t *n,
+                      struct st_err *err)
+{
+    struct st_buf dir = ST_BUF_INIT;
+    virDomainPtr *doms = NULL;
+    int count;
+
+    *ids = NULL;
+    *n = 0;
+    if (!v->conn && virt_check(v, err) < 0)
+        return -1;
+    count = virConnectListAllDomains(v->conn, &doms, 0);
+    if (count < 0) {
+        lv_err(err, "listing the domains", NULL);
+        st_buf_release(&dir);
+        return -1;
+    }
+    if (count > 0)
+        *ids = st_xcalloc((size_t) count, sizeof(**ids));
+    for (int i = 0; i < count; i++) {
+        const char *name = virDomainGetName(doms[i]);
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        char *meta;
+        if (name && !strncmp(name, NAME_PREFIX, strlen(NAME_PREFIX)) &&
+            st_is_uuid(name + strlen(NAME_PREFIX)) &&
+            virDomainGetUUIDString(doms[i], uuid) == 0 &&
+            same_uuid(uuid, name + strlen(NAME_PREFIX))) {
+            meta = virDomainGetMetadata(doms[i], VIR_DOMAIN_METADATA_ELEMENT, NOVA_NS, 0);
+            st_buf_reset(&dir);
+            st_buf_addf(&dir, "%s/%s/", instances_path, name + strlen(NAME_PREFIX));
+            if (meta && has_disk_under(doms[i], dir.buf))
+                (*ids)[(*n)++] = st_xstrdup(name + strlen(NAME_PREFIX));
+            free(meta);
+        }
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    st_buf_release(&dir);
+    if (*n == 0) {
+        free(*ids);
+        *ids = NULL;
+    }
+    return 0;
+}
+
+/* The text of the first node 'xpath' selects in 'doc', or NULL (xmlFree). */
+static char *xpath_text(xmlXPathContextPtr ctx, const char *xpath)
+{
+    xmlXPathObjectPtr o = xmlXPathEvalExpression(BAD_CAST xpath, ctx);
+    char *s = NULL;
+    if (o && o->nodesetval && o->nodesetval->nodeNr > 0)
+        s = (char *) xmlNodeGetContent(o->nodesetval->nodeTab[0]);
+    xmlXPathFreeObject(o);
+    return s;
+}
+
+int virt_host_info(struct virt *v, json_t *info, struct st_err *err)
+{
+    virNodeInfo ni;
+    unsigned long hv = 0;
+    char *caps = NULL, *model = NULL, *vendor = NULL;
+    xmlDocPtr doc = NULL;
+    xmlXPathContextPtr ctx = NULL;
+
+    if (!v->conn && virt_check(v, err) < 0)
+        return -1;
+    if (virNodeGetInfo(v->conn, &ni) < 0) {
+        lv_err(err, "reading the host's facts", NULL);
+        return -1;
+    }
+    if (virConnectGetVersion(v->conn, &hv) < 0)
+        hv = 0;
+    caps = virConnectGetCapabilities(v->conn);
+    if (caps) {
+        doc = xmlReadMemory(caps, (int) strlen(caps), "capabilities.xml", NULL, XML_PARSE_NONET);
+        if (doc)
+            ctx = xmlXPathNewContext(doc);
+        if (ctx) {
+            model = xpath_text(ctx, "/capabilities/host/cpu/model");
+            vendor = xpath_text(ctx, "/capabilities/host/cpu/vendor");
+        }
+    }
+    json_object_set_new(info, "vcpus", json_integer((json_int_t) ni.cpus));
+    json_object_set_new(info, "memory_mb", json_integer((json_int_t) (ni.memory / 1024)));
+    json_object_set_new(info, "hypervisor_version", json_integer((json_int_t) hv));
+    json_object_set_new(
+        info, "cpu_info",
+        json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:i}}", "arch", ni.model, "model",
+                  model ? model : "", "vendor", vendor ? vendor : "", "topology", "sockets",
+                  (int) (ni.sockets * (ni.nodes ? ni.nodes : 1)), "cores", (int) ni.cores,
+                  "threads", (int) ni.threads));
+    xmlFree(model);
+    xmlFree(vendor);
+    xmlXPathFreeContext(ctx);
+    xmlFreeDoc(doc);
+    free(caps);
+    return 0;
+}

@@ -1,0 +1,108 @@
+/*
+ * virt.h - the agent's libvirt driver: the libvirt C API (never virsh) for
+ * the domains of this host's servers.
+ *
+ * One connection, reopened when it drops (libvirtd restarted).  An event
+ * loop thread runs virEventRunDefaultImpl(); a lifecycle event on any
+ * domain calls the owner's callback from that thread, which should only
+ * wake the main loop (the reconciler looks at the real state itself:
+ * events are hints, never the truth).
+ *
+ * Domains are addressed by name ("instance-<uuid>", domain_name()).  Every
+ * operation is idempotent where libvirt lets it be: destroying a stopped
+ * domain, undefining a missing one, resuming a running one all succeed.
+ * Functions return errors (st_err with libvirt's message) and do not log.
+ */
+#ifndef ST_AGENT_VIRT_H
+#define ST_AGENT_VIRT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/err.h"
+
+struct virt;
+
+/* Called from the event thread on a domain lifecycle event. */
+typedef void (*virt_event_fn)(void *opaque);
+
+/* Opens 'uri' and starts the event thread.  'on_event' may be NULL.
+ * Returns a new driver (virt_close) or NULL with 'err' set. */
+struct virt *virt_open(const char *uri, virt_event_fn on_event, void *opaque,
+                       struct st_err *err);
+/* Stops the event thread and closes the connection. */
+void virt_close(struct virt *v);
+/* Reopens the connection when it is dead (libvirtd restarted); cheap when
+ * alive. */
+int virt_check(struct virt *v, struct st_err *err) __attribute__((warn_unused_result));
+
+/* What a domain is doing, as the reconciler needs it. */
+enum virt_state {
+    VIRT_MISSING,     /* not defined */
+    VIRT_RUNNING,     /* running, blocked, or being shut down */
+    VIRT_PAUSED,
+    VIRT_SHUTOFF,     /* defined, not running, no managed save image */
+    VIRT_SUSPENDED,   /* not running, with a managed save image (or pmsuspended) */
+    VIRT_CRASHED,
+};
+
+struct virt_info {
+    enum virt_state state;
+    int reason;          /* libvirt's state reason (VIR_DOMAIN_SHUTOFF_*, ...) */
+    bool shut_by_guest;  /* SHUTOFF because the guest powered itself off */
+};
+
+/* The state of domain 'name' (VIRT_MISSING when it is not defined). */
+int virt_state(struct virt *v, const char *name, struct virt_info *out, struct st_err *err)
+    __attribute__((warn_unused_result));
+/* Nova's power_state number of a state: 0 NOSTATE, 1 RUNNING, 3 PAUSED,
+ * 4 SHUTDOWN, 6 CRASHED, 7 SUSPENDED. */
+int virt_power_state(enum virt_state s);
+const char *virt_state_name(enum virt_state s);
+
+/* Defines (or redefines) a persistent domain from 'xml', validated against
+ * libvirt's schema. */
+int virt_define(struct virt *v, const char *xml, struct st_err *err)
+    __attribute__((warn_unused_result));
+/* Starts a defined domain (restoring its managed save image if it has one);
+ * 'paused' starts it with the CPUs stopped.  Running already is fine. */
+int virt_start(struct virt *v, const char *name, bool paused, struct st_err *err)
+    __attribute__((warn_unused_result));
+/* Asks the guest to power off (ACPI power button). */
+int virt_shutdown(struct virt *v, const char *name, struct st_err *err)
+    __attribute__((warn_unused_result));
+/* Powers off at once.  Not running (or missing) is fine. */
+int virt_destroy(struct virt *v, const char *name, struct st_err *err)
+    __attribute__((warn_unused_result));
+/* Removes the definition with its managed save image, snapshot and
+ * checkpoint metadata and NVRAM.  Missing is fine; a running domain is
+ * destroyed first. */
+int virt_undefine(struct virt *v, const char *name, struct st_err *err)
+    __attribute__((warn_unused_result));
+/* Pauses / resumes the CPUs. */
+int virt_pause(struct virt *v, const char *name, struct st_err *err)
+    __attribute__((warn_unused_result));
+int virt_resume(struct virt *v, const char *name, struct st_err *err)
+    __attribute__((warn_unused_result));
+/* Saves the memory to a managed save image and stops (suspend); the next
+ * virt_start restores it.  Removing drops the image (a cold boot next). */
+int virt_managed_save(struct virt *v, const char *name, struct st_err *err)
+    __attribute__((warn_unused_result));
+int virt_managed_save_remove(struct virt *v, const char *name, struct st_err *err)
+    __attribute__((warn_unused_result));
+
+/* The server ids of the domains this agent made: named "instance-<uuid>",
+ * with that UUID, carrying the Nova instance metadata, and with a disk
+ * under 'instances_path'/<uuid>/ (so that a domain of another agent or
+ * test sharing this libvirtd is never taken for ours).  '*ids' gets a new
+ * array of new strings. */
+int virt_list_servers(struct virt *v, const char *instances_path, char ***ids, size_t *n,
+                      struct st_err *err) __attribute__((warn_unused_result));
+
+/* The host's facts for registration: vcpus, memory_mb, hypervisor_version,
+ * cpu_info (arch, model, vendor, topology).  Adds them to 'info'. */
+int virt_host_info(struct virt *v, json_t *info, struct st_err *err)
+    __attribute__((warn_unused_result));
+
+#endif
