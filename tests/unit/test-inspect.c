@@ -815,6 +815,30 @@ static void t18_iso(void **state)
     check_only(&info, "iso", "raw", "ami", NULL);
 }
 
+static void t28_udf(void **state)
+{
+    static uint8_t udf[0xa000];
+    static const char *const ids[] = {"BEA01", "NSR03", "TEA01"};
+    struct image_info info;
+    struct st_err err = ST_ERR_INIT;
+    (void) state;
+    for (size_t i = 0; i < ST_ARRAY_SIZE(ids); i++) {
+        udf[0x8000 + 0x800 * i] = 0;
+        memcpy(udf + 0x8001 + 0x800 * i, ids[i], 5);
+        udf[0x8006 + 0x800 * i] = 1;
+    }
+    assert_int_equal(image_inspect_buf(udf, sizeof(udf), &info, &err), 0);
+    assert_int_equal(info.format, IMAGE_FMT_ISO);
+    assert_string_equal(info.detail, "UDF");
+    assert_true(info.virtual_size == sizeof(udf));
+    check_only(&info, "iso", "raw", "ami", NULL);
+
+    /* the sequence ends before any NSR descriptor: not UDF */
+    memcpy(udf + 0x8801, "TEA01", 5);
+    assert_int_equal(image_inspect_buf(udf, sizeof(udf), &info, &err), 0);
+    assert_int_equal(info.format, IMAGE_FMT_RAW);
+}
+
 static void t19_kernel(void **state)
 {
     static uint8_t bz[4096], elf[256], arm[512];
@@ -1082,6 +1106,7 @@ int main(void)
         cmocka_unit_test(t25_two_signatures),
         cmocka_unit_test(t26_every_prefix),
         cmocka_unit_test(t27_vmdk_footer),
+        cmocka_unit_test(t28_udf),
     };
     static const struct tu_known_bug known_bugs[] = {};
     int rc;
