@@ -92,6 +92,9 @@ void api_fault(struct api_resp *resp, enum api_service svc, const struct st_err 
                          status_title(status), "message", msg);
         break;
     }
+    if (!body) /* cannot happen with a UTF-8 message; never send no body */
+        body = json_pack("{s:{s:i, s:s}}", "error", "code", status, "message",
+                         status_title(status));
     if (resp->json)
         json_decref(resp->json);
     st_buf_reset(&resp->body);

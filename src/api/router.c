@@ -1,6 +1,7 @@
 /* router.c - segment-wise matching of request paths against the table. */
 #include "api/router.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +62,7 @@ void router_add(struct router *r, const struct route *routes, size_t n)
         char *copy = st_xstrdup(routes[i].pattern);
         char *segs[ROUTER_MAX_SEGMENTS];
         int ns = split(copy, segs);
+        assert(ns >= 0); /* a pattern of more than ROUTER_MAX_SEGMENTS segments */
         memset(&c, 0, sizeof(c));
         c.route = &routes[i];
         c.nseg = ns < 0 ? 0 : ns;

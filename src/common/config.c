@@ -105,9 +105,24 @@ static int cfg_ini_line(void *user, const char *section, const char *name, const
     return 1;
 }
 
+/* Debian's libinih cuts lines at INI_MAX_LINE (200) bytes and reports the
+ * rest as a syntax error; say what is wrong instead. */
+#define CFG_MAX_LINE 199
+
 int cfg_load_string(struct cfg *cfg, const char *text, const char *origin, struct st_err *err)
 {
     struct ini_ctx ctx = {cfg, err, origin};
+    int line = 1;
+    for (const char *p = text; *p; line++) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t) (nl - p) : strlen(p);
+        if (n > CFG_MAX_LINE) {
+            st_err_set(err, ST_ERR_BAD_REQUEST, "%s: line %d is longer than %d characters",
+                       origin, line, CFG_MAX_LINE);
+            return -1;
+        }
+        p += n + (nl ? 1 : 0);
+    }
     int rc = ini_parse_string(text, cfg_ini_line, &ctx);
     if (rc == 0)
         return 0;

@@ -1,6 +1,8 @@
 /* err.c - st_err: the error record that every fallible call fills once. */
 #include "common/err.h"
 
+#include "common/util.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +32,9 @@ static void err_vset(struct st_err *err, int errnum, enum st_err_kind kind, cons
         if (n < sizeof(err->msg))
             snprintf(err->msg + n, sizeof(err->msg) - n, ": %s", strerror(errnum));
     }
+    /* Messages quote user input, which may not be UTF-8 or may have been cut
+     * inside a character; the fault body is JSON and must be. */
+    st_utf8_sanitize(err->msg);
 }
 
 void st_err_set(struct st_err *err, enum st_err_kind kind, const char *fmt, ...)

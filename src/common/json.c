@@ -122,7 +122,8 @@ int jget_str_n(json_t *obj, const char *key, bool required, size_t maxlen, const
     }
     if (!json_is_string(v))
         return wrong_type(key, v, "a string", err);
-    if (json_string_length(v) > maxlen) {
+    if (json_string_length(v) > maxlen &&
+        st_utf8_len(json_string_value(v), json_string_length(v)) > maxlen) {
         st_err_set(err, ST_ERR_BAD_REQUEST,
                    "Invalid input for field '%s': longer than %zu characters", key, maxlen);
         return -1;

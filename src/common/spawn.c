@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -110,8 +111,13 @@ void cmd_setenv(struct st_cmd *cmd, const char *name, const char *value)
 
 void cmd_pass_fd(struct st_cmd *cmd, int fd)
 {
+    size_t i;
     cmd->fds = st_xrealloc(cmd->fds, (cmd->nfds + 1) * sizeof(int));
-    cmd->fds[cmd->nfds++] = fd;
+    /* Kept sorted: the child closes the gaps between them. */
+    for (i = cmd->nfds; i > 0 && cmd->fds[i - 1] > fd; i--)
+        cmd->fds[i] = cmd->fds[i - 1];
+    cmd->fds[i] = fd;
+    cmd->nfds++;
 }
 
 void cmd_set_timeout(struct st_cmd *cmd, int seconds)
@@ -186,20 +192,21 @@ static void child_exec(struct st_cmd *cmd, int in_fd, int out_fd, int err_fd)
         _exit(126);
     if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
         _exit(126);
-    /* Move passed fds above the range we close, then back. */
-    int low = 3;
+    /* Keep the passed fds (sorted by cmd_pass_fd) and close every other one
+     * above 2, gaps between passed fds included. */
+    int prev = 2;
     for (size_t i = 0; i < cmd->nfds; i++) {
         int fd = cmd->fds[i];
         int fl = fcntl(fd, F_GETFD);
+        if (fd <= prev)
+            continue;
         if (fl >= 0)
             fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
-        if (fd >= low)
-            low = fd + 1;
+        if (fd > prev + 1)
+            close_range((unsigned) prev + 1, (unsigned) fd - 1, 0);
+        prev = fd;
     }
-    if (cmd->nfds == 0)
-        close_range(3, ~0U, 0);
-    else
-        close_range((unsigned) low, ~0U, 0);
+    close_range((unsigned) prev + 1, ~0U, 0);
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
@@ -240,15 +247,21 @@ static void tail_of(const struct st_buf *b, struct st_buf *out)
     st_buf_add(out, b->buf + start, end - start);
 }
 
+/* Grace between SIGTERM and SIGKILL of a timed-out command's process group,
+ * and how long to keep reading its output after the kill. */
+#define CMD_KILL_GRACE_NS 2000000000LL
+
 int cmd_run(struct st_cmd *cmd, struct st_buf *out, struct st_buf *errbuf, int *status,
             struct st_err *err)
 {
     int inp[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1};
     struct st_buf ebuf = ST_BUF_INIT, obuf = ST_BUF_INIT, line = ST_BUF_INIT;
     int rc = -1, wstatus = 0;
-    pid_t pid;
+    pid_t pid = -1;
     size_t in_off = 0;
-    bool killed = false;
+    bool killed = false, exited = false;
+    int64_t deadline = 0, kill_at = 0;
+    sigset_t pipe_set, old_mask;
 
     if (dry_run) {
         record_dry_run(cmd);
@@ -256,6 +269,11 @@ int cmd_run(struct st_cmd *cmd, struct st_buf *out, struct st_buf *errbuf, int *
             *status = 0;
         return 0;
     }
+    /* A child that does not read its input must not kill us with SIGPIPE:
+     * block it in this thread and treat EPIPE as the end of the input. */
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
     if (open_netns(cmd, err) < 0)
         goto close_pipes;
     if (pipe2(inp, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
@@ -267,8 +285,12 @@ int cmd_run(struct st_cmd *cmd, struct st_buf *out, struct st_buf *errbuf, int *
         st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot fork for '%s'", cmd->argv[0]);
         goto close_pipes;
     }
-    if (pid == 0)
+    if (pid == 0) {
+        /* Its own process group, so a timeout reaches grandchildren too. */
+        setpgid(0, 0);
         child_exec(cmd, inp[0], outp[1], errp[1]);
+    }
+    setpgid(pid, pid);
     close_netns(cmd);
     close(inp[0]);
     close(outp[1]);
@@ -281,26 +303,32 @@ int cmd_run(struct st_cmd *cmd, struct st_buf *out, struct st_buf *errbuf, int *
         fcntl(inp[1], F_SETFL, O_NONBLOCK);
     }
 
-    int64_t deadline = cmd->timeout ? st_mono_ns() + (int64_t) cmd->timeout * 1000000000 : 0;
-    while (outp[0] >= 0 || errp[0] >= 0) {
+    if (cmd->timeout)
+        deadline = st_mono_ns() + (int64_t) cmd->timeout * 1000000000;
+    while (outp[0] >= 0 || errp[0] >= 0 || inp[1] >= 0) {
         struct pollfd pfd[3];
-        int n = 0, wait_ms = -1;
-        pfd[n++] = (struct pollfd){.fd = outp[0], .events = POLLIN};
-        pfd[n++] = (struct pollfd){.fd = errp[0], .events = POLLIN};
-        pfd[n++] = (struct pollfd){.fd = inp[1], .events = POLLOUT};
+        int wait_ms = -1;
+        pfd[0] = (struct pollfd){.fd = outp[0], .events = POLLIN};
+        pfd[1] = (struct pollfd){.fd = errp[0], .events = POLLIN};
+        pfd[2] = (struct pollfd){.fd = inp[1], .events = POLLOUT};
         if (deadline) {
-            int64_t left = deadline - st_mono_ns();
-            if (left <= 0) {
-                if (!killed) {
-                    kill(pid, SIGKILL);
-                    killed = true;
-                }
-                wait_ms = 100;
-            } else {
-                wait_ms = (int) (left / 1000000) + 1;
+            int64_t now = st_mono_ns();
+            if (!killed && now >= deadline) {
+                kill(-pid, SIGTERM);
+                killed = true;
+                kill_at = now + CMD_KILL_GRACE_NS;
             }
+            if (killed && now >= kill_at) {
+                kill(-pid, SIGKILL);
+                if (now >= kill_at + CMD_KILL_GRACE_NS)
+                    break; /* something still holds the pipes: stop reading */
+            }
+            int64_t next = killed ? kill_at : deadline;
+            if (killed && now >= kill_at)
+                next = kill_at + CMD_KILL_GRACE_NS;
+            wait_ms = next > now ? (int) ((next - now) / 1000000) + 1 : 0;
         }
-        int pr = poll(pfd, (nfds_t) n, wait_ms);
+        int pr = poll(pfd, 3, wait_ms);
         if (pr < 0 && errno != EINTR)
             break;
         if (pfd[2].fd >= 0 && (pfd[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
@@ -308,7 +336,7 @@ int cmd_run(struct st_cmd *cmd, struct st_buf *out, struct st_buf *errbuf, int *
             if (w > 0)
                 in_off += (size_t) w;
             if (w < 0 && errno != EAGAIN && errno != EINTR)
-                in_off = cmd->input.len;
+                in_off = cmd->input.len; /* EPIPE: the child stopped reading */
             if (in_off >= cmd->input.len) {
                 close(inp[1]);
                 inp[1] = -1;
@@ -331,11 +359,35 @@ int cmd_run(struct st_cmd *cmd, struct st_buf *out, struct st_buf *errbuf, int *
                 *fdp = -1;
             }
         }
-        if (killed && pr == 0)
-            break;
     }
-    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
-        ;
+    /* Reap, within the deadline when there is one. */
+    for (;;) {
+        pid_t w = waitpid(pid, &wstatus, deadline ? WNOHANG : 0);
+        if (w == pid) {
+            exited = true;
+            break;
+        }
+        if (w < 0 && errno != EINTR)
+            break;
+        if (w == 0) {
+            int64_t now = st_mono_ns();
+            if (!killed && now >= deadline) {
+                kill(-pid, SIGTERM);
+                killed = true;
+                kill_at = now + CMD_KILL_GRACE_NS;
+            } else if (killed && now >= kill_at) {
+                kill(-pid, SIGKILL);
+                deadline = 0; /* SIGKILL cannot be ignored: now wait */
+                continue;
+            }
+            struct timespec ts = {0, 20000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (!exited) {
+        st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot wait for '%s'", cmd->argv[0]);
+        goto done;
+    }
     if (killed) {
         tail_of(&ebuf, &line);
         st_err_set(err, ST_ERR_INTERNAL, "'%s' timed out after %d s%s%s", cmd->argv[0],
@@ -377,6 +429,15 @@ close_pipes:
             close(outp[i]);
         if (errp[i] >= 0)
             close(errp[i]);
+    }
+    {
+        /* Drop a SIGPIPE raised while it was blocked, then unblock. */
+        struct timespec zero = {0, 0};
+        sigset_t pending;
+        sigpending(&pending);
+        if (sigismember(&pending, SIGPIPE))
+            sigtimedwait(&pipe_set, NULL, &zero);
+        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     }
     st_buf_release(&obuf);
     st_buf_release(&ebuf);

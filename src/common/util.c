@@ -312,6 +312,40 @@ void st_hex_encode(const void *data, size_t len, struct st_buf *out)
     }
 }
 
+size_t st_utf8_len(const char *s, size_t n)
+{
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char) s[i] & 0xc0) != 0x80)
+            chars++;
+    return chars;
+}
+
+void st_utf8_sanitize(char *s)
+{
+    unsigned char *p = (unsigned char *) s;
+    while (*p) {
+        int len = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
+                                : (*p & 0xf8) == 0xf0 ? 4 : 0;
+        int ok = len > 0;
+        for (int i = 1; ok && i < len; i++)
+            ok = (p[i] & 0xc0) == 0x80;
+        /* Overlong and surrogate forms are not valid either. */
+        if (ok && len == 2 && *p < 0xc2)
+            ok = 0;
+        if (ok && len == 3 && ((*p == 0xe0 && p[1] < 0xa0) || (*p == 0xed && p[1] >= 0xa0)))
+            ok = 0;
+        if (ok && len == 4 && ((*p == 0xf0 && p[1] < 0x90) || *p > 0xf4 ||
+                               (*p == 0xf4 && p[1] >= 0x90)))
+            ok = 0;
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += len;
+    }
+}
+
 void st_url_escape(const char *s, struct st_buf *out)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -415,15 +449,26 @@ out:
 
 int st_mkdir_p(const char *path, unsigned mode, struct st_err *err)
 {
-    char *p = st_xstrdup(path);
+    char *p;
     int rc = 0;
+    if (!path || !*path) {
+        st_err_sys(err, ENOENT, ST_ERR_BAD_REQUEST, "cannot create a directory with no name");
+        return -1;
+    }
+    p = st_xstrdup(path);
     for (char *s = p + 1;; s++) {
         char c = *s;
+        struct stat st;
         if (c != '/' && c != '\0')
             continue;
         *s = '\0';
-        if (mkdir(p, mode) < 0 && errno != EEXIST) {
-            st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot create directory '%s'", p);
+        if (mkdir(p, mode) < 0 &&
+            (errno != EEXIST || (stat(p, &st) == 0 && !S_ISDIR(st.st_mode) && (errno = ENOTDIR)))) {
+            if (c)
+                st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot create directory '%s' (at '%s')",
+                           path, p);
+            else
+                st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot create directory '%s'", path);
             rc = -1;
             break;
         }

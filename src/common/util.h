@@ -68,6 +68,11 @@ int st_base64url_decode(const char *s, size_t slen, struct st_buf *out) ST_WUR;
 void st_base64_encode(const void *data, size_t len, struct st_buf *out);
 int st_base64_decode(const char *s, size_t slen, struct st_buf *out) ST_WUR;
 void st_hex_encode(const void *data, size_t len, struct st_buf *out);
+/* Characters (UTF-8 code points) in the first 'n' bytes of 's'. */
+size_t st_utf8_len(const char *s, size_t n);
+/* Replaces every byte of 's' that is not part of a valid UTF-8 sequence
+ * (including a sequence cut at the end) with '?', in place. */
+void st_utf8_sanitize(char *s);
 /* Percent-encodes 's' for a URL query component (RFC 3986 unreserved kept). */
 void st_url_escape(const char *s, struct st_buf *out);
 

@@ -798,8 +798,12 @@ int idn_grant(struct store_conn *c, const char *target_type, const char *target_
               const char *user_id, const char *role_id, struct st_err *err)
 {
     bool domain = !strcmp(target_type, "domain");
-    if (check_ref(c, domain ? IDN_DOMAIN : IDN_PROJECT, target_id, err) < 0)
+    int r = idn_exists(c, domain ? IDN_DOMAIN : IDN_PROJECT, target_id, err);
+    if (r <= 0) {
+        if (r == 0)
+            st_err_set(err, ST_ERR_NOT_FOUND, "Could not find %s: %s.", target_type, target_id);
         return -1;
+    }
     if (idn_exists(c, IDN_USER, user_id, err) <= 0) {
         st_err_set(err, ST_ERR_NOT_FOUND, "Could not find user: %s.", user_id);
         return -1;

@@ -30,8 +30,10 @@ int password_hash(const char *password, int cost, struct st_buf *out, struct st_
     const char *h;
     int rc = -1;
 
-    if (strlen(password) > 4096) {
-        st_err_set(err, ST_ERR_BAD_REQUEST, "The password is longer than 4096 characters");
+    /* libxcrypt refuses phrases of 512 bytes or more. */
+    if (strlen(password) > PASSWORD_MAX_BYTES) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "The password is longer than %d bytes",
+                   PASSWORD_MAX_BYTES);
         return -1;
     }
     setting = crypt_gensalt_ra("$y$", (unsigned long) cost, NULL, 0);

@@ -11,6 +11,8 @@
 #include "common/buf.h"
 #include "common/err.h"
 
+#define PASSWORD_MAX_BYTES 511
+
 /* Hashes 'password' with a fresh salt; 'cost' is yescrypt's cost (1-11),
  * 0 for libxcrypt's default.  Appends the hash to 'out'. */
 int password_hash(const char *password, int cost, struct st_buf *out, struct st_err *err)

@@ -885,15 +885,10 @@ int main(void)
         T(t11_grants_and_assignments),
         T(t12_change_own_password),
         T(t13_catalog_and_versions),
+        T(t14_grant_unknown_project_404),
+        T(t15_fault_body_with_non_ascii),
+        T(t16_name_limit_in_characters),
     };
-    static const struct tu_known_bug known_bugs[] = {
-        {T(t14_grant_unknown_project_404),
-         "src/identity/identity.c idn_grant: unknown project in the path gives 400, not 404"},
-        {T(t15_fault_body_with_non_ascii),
-         "src/api/fault.c api_fault: a message cut inside UTF-8 (or quoting non-UTF-8 input) "
-         "loses the whole fault body"},
-        {T(t16_name_limit_in_characters),
-         "src/common/json.c jget_str_n: length limits count bytes, not characters"},
-    };
+    static const struct tu_known_bug known_bugs[] = {};
     return TU_RUN("api", tests, known_bugs);
 }

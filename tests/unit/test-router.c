@@ -250,17 +250,20 @@ static void t07_real_table(void **state)
  * That is a programmer error and should be caught: assert(ns >= 0) (STYLE
  * §18), or skip the route with a log line.
  */
-static void t08_overlong_pattern_not_root(void **state)
+/* The longest pattern the router takes (ROUTER_MAX_SEGMENTS) matches only
+ * its own path; a longer one is a programmer error caught by an assert. */
+static void t08_longest_pattern(void **state)
 {
     static const struct route longr[] = {
-        {"DELETE", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q", h, 0, SVC_ROOT}, /* 17 */
+        {"DELETE", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/{p}", h, 0, SVC_ROOT}, /* 16 */
     };
     struct router *r = router_new();
     struct match m;
     (void) state;
     router_add(r, longr, 1);
     assert_null(match(r, "DELETE", "/", &m));
-    assert_string_equal(m.allow, "");
+    assert_non_null(match(r, "DELETE", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/x", &m));
+    assert_null(match(r, "DELETE", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/x/y", &m));
     router_free(r);
 }
 
@@ -274,11 +277,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(t05_404, setup, teardown),
         cmocka_unit_test(t06_trailing_slash_by_server),
         cmocka_unit_test(t07_real_table),
+        cmocka_unit_test(t08_longest_pattern),
     };
-    static const struct tu_known_bug known_bugs[] = {
-        TU_KNOWN_BUG(t08_overlong_pattern_not_root,
-                     "src/api/router.c router_add: a pattern over 16 segments becomes a route "
-                     "for /"),
-    };
+    static const struct tu_known_bug known_bugs[] = {};
     return TU_RUN("router", tests, known_bugs);
 }

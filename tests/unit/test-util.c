@@ -608,12 +608,9 @@ int main(void)
         cmocka_unit_test(t17_write_file_failure_leaves_nothing),
         cmocka_unit_test(t18_read_file_limits),
         cmocka_unit_test(t19_mkdir_p),
+        cmocka_unit_test(t20_mkdir_p_empty_path),
+        cmocka_unit_test(t21_mkdir_p_existing_file),
     };
-    static const struct tu_known_bug known_bugs[] = {
-        TU_KNOWN_BUG(t20_mkdir_p_empty_path,
-                     "src/common/util.c st_mkdir_p: reads past the end of an empty path"),
-        TU_KNOWN_BUG(t21_mkdir_p_existing_file,
-                     "src/common/util.c st_mkdir_p: succeeds when the path is a regular file"),
-    };
+    static const struct tu_known_bug known_bugs[] = {};
     return TU_RUN("util", tests, known_bugs);
 }
