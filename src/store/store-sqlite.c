@@ -111,7 +111,11 @@ static int sq_exec_script(struct store_conn *c, const char *sql, struct st_err *
     char *msg = NULL;
     int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
-        st_err_set(err, (rc & 0xff) == SQLITE_CONSTRAINT ? ST_ERR_CONFLICT : ST_ERR_INTERNAL,
+        int base = rc & 0xff;
+        st_err_set(err,
+                   base == SQLITE_CONSTRAINT                        ? ST_ERR_CONFLICT
+                   : base == SQLITE_BUSY || base == SQLITE_LOCKED ? ST_ERR_UNAVAILABLE
+                                                                    : ST_ERR_INTERNAL,
                    "SQL failed: %s", msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
         return -1;

@@ -255,10 +255,22 @@ int store_migrate(struct store *st, struct st_err *err)
         goto fail;
     for (size_t i = 0; i < store_migrations_count; i++) {
         const struct store_migration *m = &store_migrations[i];
+        int64_t done = 0;
         if (m->version <= current)
             continue;
+        /* Re-check under the write lock: another process may be migrating
+         * the same database at the same moment. */
         if (store_begin(c, err) < 0)
             goto fail;
+        if (store_get_int(c, err, &done, "SELECT 1 FROM schema_migrations WHERE version = ?",
+                          STORE_ARGS(P(m->version))) < 0) {
+            store_rollback(c);
+            goto fail;
+        }
+        if (done) {
+            store_rollback(c);
+            continue;
+        }
         if (CLS(c)->exec_script(c, m->sql, err) < 0 ||
             store_exec(c, err,
                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?,?,?)",
