@@ -21,6 +21,7 @@
 #include "identity/identity.h"
 #include "compute/server.h"
 #include "image/image.h"
+#include "network/neutron.h"
 #include "store/store.h"
 #include "common/banned.h"
 
@@ -178,7 +179,7 @@ int main(int argc, char **argv)
             goto fail;
     }
     struct compute_conf compute;
-    if (controller_compute_conf(cfg, &compute, &err) < 0)
+    if (controller_compute_conf(cfg, &compute, &err) < 0 || net_configure(cfg, &err) < 0)
         goto fail;
     struct app app = {
         .compute = &compute,

@@ -45,6 +45,8 @@ static const char *neutron_type(const struct st_err *err)
     case ST_ERR_FORBIDDEN: return "PolicyNotAuthorized";
     case ST_ERR_OVER_QUOTA: return "OverQuota";
     case ST_ERR_UNAUTHORIZED: return "Unauthorized";
+    case ST_ERR_METHOD_NOT_ALLOWED: return "HTTPMethodNotAllowed";
+    case ST_ERR_UNAVAILABLE: return "ServiceUnavailable";
     default: return err->kind == ST_ERR_BAD_REQUEST ? "BadRequest" : "HTTPInternalServerError";
     }
 }

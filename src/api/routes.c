@@ -7,6 +7,7 @@
 #include "api/image.h"
 #include "api/internal.h"
 #include "api/keypairs.h"
+#include "api/network.h"
 #include "api/servers.h"
 #include "api/router.h"
 #include "api/versions.h"
@@ -21,5 +22,6 @@ void api_register_routes(struct router *r)
     router_add(r, compute_routes, compute_routes_count);
     router_add(r, flavor_routes, flavor_routes_count);
     router_add(r, keypair_routes, keypair_routes_count);
+    router_add(r, network_routes, network_routes_count);
     router_add(r, internal_routes, internal_routes_count);
 }

@@ -177,7 +177,7 @@ json_t *host_register(struct store_conn *c, const char *name, json_t *info, stru
         jget_int(info, "memory_mb", true, 0, INT64_C(1) << 40, &mem, err) < 0 ||
         jget_int(info, "local_gb", true, 0, INT64_C(1) << 40, &disk, err) < 0)
         return NULL;
-    cpu_text = json_dumps(json_is_object(cpu) ? cpu : json_object(), JSON_COMPACT);
+    cpu_text = json_is_object(cpu) ? json_dumps(cpu, JSON_COMPACT) : st_xstrdup("{}");
     if (store_exec(c, err,
                    "UPDATE hosts SET hypervisor_type = ?, hypervisor_version = ?,"
                    " hypervisor_hostname = ?, virt_type = ?, host_ip = ?, vtep_ip = ?, vcpus = ?,"
