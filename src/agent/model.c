@@ -905,7 +905,8 @@ static int parse_sg_rule(json_t *o, struct model_sg_rule *r, struct st_err *err)
         return bad(err, "ethertype", "not IPv4 or IPv6");
     v = json_object_get(o, "protocol");
     r->protocol = -1;
-    if (v && !json_is_null(v)) {
+    /* Neutron takes "any" for no protocol, as null. */
+    if (v && !json_is_null(v) && !(json_is_string(v) && !strcmp(json_string_value(v), "any"))) {
         if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 255)
             r->protocol = (int) json_integer_value(v);
         else if (json_is_string(v) && json_string_length(v) < 16)
@@ -1138,8 +1139,7 @@ static int check_unique(struct model_desired *d, struct st_err *err)
     qsort(names, k, sizeof(*names), cmp_str);
     for (size_t i = 1; i < k; i++) {
         if (!strcmp(names[i - 1], names[i])) {
-            rc = bad(err, "document", "duplicate id or colliding interface name");
-            st_err_set(err, ST_ERR_BAD_REQUEST, "%s", names[i]);
+            rc = bad(err, "document: duplicate id or colliding interface name", names[i]);
             break;
         }
     }

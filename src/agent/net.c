@@ -1,0 +1,1174 @@
+/* net.c - the network driver's reconciler (see net.h). */
+#include "agent/net.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/rtnetlink.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/dhcp.h"
+#include "agent/netlink.h"
+#include "agent/netns.h"
+#include "agent/nft.h"
+#include "common/json.h"
+#include "common/spawn.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+/* The alias of every link the driver creates, so that cleanup never
+ * touches a link it did not make (a VM's tap belongs to libvirt). */
+#define OWN_ALIAS "stratus"
+#define MAX_MAPPINGS 64
+#define ZONE_MAX 65535
+
+struct mapping {
+    char physnet[64];
+    char iface[NL_IFNAME_MAX];
+};
+
+struct zone {
+    char net_id[MODEL_ID_MAX];
+    uint16_t zone;
+};
+
+/* The last batch applied in a namespace ("" is the host). */
+struct applied {
+    char key[MODEL_NETNS_MAX];
+    char *text;
+    uint32_t genid;
+    bool seen;
+};
+
+struct net_state {
+    char *state_dir;
+    char *local_ip;
+    char *dnsmasq;
+    struct mapping maps[MAX_MAPPINGS];
+    size_t nmaps;
+    struct zone *zones;
+    size_t nzones;
+    struct applied *applied;
+    size_t napplied;
+    bool br_nf_checked;
+    struct net_stats stats;
+};
+
+/* One pass. */
+struct pass {
+    struct net_state *ns;
+    const struct model_desired *d;
+    struct nl_sock *host;
+    bool *net_ok;            /* per network of d */
+};
+
+/* ---- options ---- */
+
+static bool ifname_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= NL_IFNAME_MAX)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char) *s) && !strchr("_.-", *s))
+            return false;
+    return true;
+}
+
+static int parse_mappings(struct net_state *ns, const char *spec, struct st_err *err)
+{
+    const char *p = spec;
+    while (p && *p) {
+        size_t len = strcspn(p, ",");
+        char item[128];
+        char *colon;
+        if (len == 0 || len >= sizeof(item)) {
+            st_err_set(err, ST_ERR_BAD_REQUEST,
+                       "invalid physical_interface_mappings '%s': want PHYSNET:IFACE,...", spec);
+            return -1;
+        }
+        memcpy(item, p, len);
+        item[len] = '\0';
+        colon = strchr(item, ':');
+        if (!colon || colon == item || !ifname_ok(colon + 1) ||
+            (size_t) (colon - item) >= sizeof(ns->maps[0].physnet) || ns->nmaps >= MAX_MAPPINGS) {
+            st_err_set(err, ST_ERR_BAD_REQUEST,
+                       "invalid physical_interface_mappings entry '%s': want PHYSNET:IFACE", item);
+            return -1;
+        }
+        *colon = '\0';
+        for (size_t i = 0; i < ns->nmaps; i++)
+            if (!strcmp(ns->maps[i].physnet, item)) {
+                st_err_set(err, ST_ERR_BAD_REQUEST,
+                           "physical network '%s' is mapped twice", item);
+                return -1;
+            }
+        memcpy(ns->maps[ns->nmaps].physnet, item, strlen(item) + 1);
+        memcpy(ns->maps[ns->nmaps].iface, colon + 1, strlen(colon + 1) + 1);
+        ns->nmaps++;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+static const char *mapped_iface(const struct net_state *ns, const char *physnet)
+{
+    for (size_t i = 0; i < ns->nmaps; i++)
+        if (!strcmp(ns->maps[i].physnet, physnet))
+            return ns->maps[i].iface;
+    return NULL;
+}
+
+/* ---- conntrack zones ---- */
+
+static char *zones_path(const struct net_state *ns)
+{
+    return st_xasprintf("%s/zones.json", ns->state_dir);
+}
+
+static void zones_load(struct net_state *ns)
+{
+    struct st_buf b = ST_BUF_INIT;
+    char *path = zones_path(ns);
+    json_t *doc = NULL, *v;
+    const char *k;
+    if (st_read_file(path, 1 << 20, &b, NULL) == 0)
+        doc = st_json_parse(b.buf, b.len, NULL);
+    json_object_foreach(json_object_get(doc, "zones"), k, v)
+    {
+        if (!st_is_uuid(k) || strlen(k) >= MODEL_ID_MAX || !json_is_integer(v) ||
+            json_integer_value(v) < 1 || json_integer_value(v) > ZONE_MAX)
+            continue;
+        ns->zones = st_xrealloc(ns->zones, (ns->nzones + 1) * sizeof(*ns->zones));
+        memcpy(ns->zones[ns->nzones].net_id, k, strlen(k) + 1);
+        ns->zones[ns->nzones].zone = (uint16_t) json_integer_value(v);
+        ns->nzones++;
+    }
+    json_decref(doc);
+    st_buf_release(&b);
+    free(path);
+}
+
+static int zones_save(const struct net_state *ns, struct st_err *err)
+{
+    json_t *z = json_object();
+    struct st_buf b = ST_BUF_INIT;
+    char *path = zones_path(ns);
+    int rc;
+    for (size_t i = 0; i < ns->nzones; i++)
+        json_object_set_new(z, ns->zones[i].net_id, json_integer(ns->zones[i].zone));
+    json_t *doc = json_pack("{s:o}", "zones", z);
+    st_json_dump(doc, &b);
+    st_buf_addch(&b, '\n');
+    rc = st_mkdir_p(ns->state_dir, 0755, err);
+    if (rc == 0)
+        rc = st_write_file(path, b.buf, b.len, 0644, err);
+    json_decref(doc);
+    st_buf_release(&b);
+    free(path);
+    return rc;
+}
+
+/* Gives each network of 'd' a zone (kept across passes and restarts),
+ * forgets those of networks no longer desired, and fills 'out'. */
+static int zones_sync(struct net_state *ns, const struct model_desired *d, uint16_t *out,
+                      struct st_err *err)
+{
+    bool changed = false;
+    size_t w = 0;
+    for (size_t i = 0; i < ns->nzones; i++) {
+        if (model_find_network(d, ns->zones[i].net_id))
+            ns->zones[w++] = ns->zones[i];
+        else
+            changed = true;
+    }
+    ns->nzones = w;
+    for (size_t i = 0; i < d->nnetworks; i++) {
+        size_t j;
+        for (j = 0; j < ns->nzones; j++)
+            if (!strcmp(ns->zones[j].net_id, d->networks[i].id))
+                break;
+        if (j == ns->nzones) {
+            /* The lowest free zone. */
+            uint16_t z = 1;
+            for (bool clash = true; clash;) {
+                clash = false;
+                for (size_t k = 0; k < ns->nzones; k++)
+                    if (ns->zones[k].zone == z) {
+                        clash = true;
+                        z++;
+                    }
+            }
+            ns->zones = st_xrealloc(ns->zones, (ns->nzones + 1) * sizeof(*ns->zones));
+            memcpy(ns->zones[ns->nzones].net_id, d->networks[i].id,
+                   sizeof(ns->zones[ns->nzones].net_id));
+            ns->zones[ns->nzones].zone = z;
+            ns->nzones++;
+            changed = true;
+        }
+        out[i] = ns->zones[j].zone;
+    }
+    return changed ? zones_save(ns, err) : 0;
+}
+
+/* ---- nft batches, applied when they or the ruleset changed ---- */
+
+static struct applied *applied_get(struct net_state *ns, const char *key)
+{
+    for (size_t i = 0; i < ns->napplied; i++)
+        if (!strcmp(ns->applied[i].key, key))
+            return &ns->applied[i];
+    ns->applied = st_xrealloc(ns->applied, (ns->napplied + 1) * sizeof(*ns->applied));
+    memset(&ns->applied[ns->napplied], 0, sizeof(*ns->applied));
+    memcpy(ns->applied[ns->napplied].key, key, strlen(key) + 1);
+    return &ns->applied[ns->napplied++];
+}
+
+static void applied_forget(struct net_state *ns, bool only_unseen)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < ns->napplied; i++) {
+        if (!only_unseen || !ns->applied[i].seen) {
+            free(ns->applied[i].text);
+            continue;
+        }
+        ns->applied[i].seen = false;
+        ns->applied[w++] = ns->applied[i];
+    }
+    ns->napplied = w;
+}
+
+/* Applies 'text' in 'netns' (NULL: host) unless the same text was applied
+ * last and the ruleset generation has not moved since. */
+static int nft_sync(struct pass *p, const char *netns, const char *text, struct st_err *err)
+{
+    struct applied *a = applied_get(p->ns, netns ? netns : "");
+    uint32_t gen = 0;
+    int64_t t0 = st_mono_ns();
+    int rc = -1;
+    bool have_gen;
+    a->seen = true;
+    have_gen = nl_nft_genid(netns, &gen, NULL) == 0;
+    if (a->text && have_gen && gen == a->genid && !strcmp(a->text, text)) {
+        rc = 0;
+        goto out;
+    }
+    free(a->text);
+    a->text = NULL;
+    if (nft_apply(netns, text, err) < 0)
+        goto out;
+    p->ns->stats.nft_applied++;
+    if (nl_nft_genid(netns, &a->genid, NULL) == 0)
+        a->text = st_xstrdup(text);
+    rc = 0;
+out:
+    p->ns->stats.nft_ns += st_mono_ns() - t0;
+    return rc;
+}
+
+/* ---- links ---- */
+
+/* Deletes every link of namespace socket 's' but loopback and 'keep'. */
+static int prune_links(struct nl_sock *s, const char *const *keep, size_t nkeep,
+                       struct net_state *ns, struct st_err *err)
+{
+    struct nl_dump *dump = nl_dump_start(s, NL_DUMP_LINKS, 0, err);
+    const struct nl_entry *e;
+    int rc = 0;
+    if (!dump)
+        return -1;
+    while ((e = nl_dump_next(dump))) {
+        bool wanted = !strcmp(e->u.link.name, "lo");
+        for (size_t i = 0; i < nkeep && !wanted; i++)
+            wanted = !strcmp(keep[i], e->u.link.name);
+        if (wanted)
+            continue;
+        if (nl_link_del(s, e->u.link.name, err) < 0) {
+            rc = -1;
+            break;
+        }
+        ns->stats.removed++;
+    }
+    nl_dump_done(dump);
+    return rc;
+}
+
+static int set_alias(struct nl_sock *s, const char *name, struct st_err *err)
+{
+    struct nl_link_change c = NL_LINK_CHANGE_INIT;
+    c.alias = OWN_ALIAS;
+    return nl_link_set(s, name, &c, err);
+}
+
+/* A veth with 'tap' on the bridge 'bridge_idx' of the host and 'inner'
+ * (MAC 'mac', MTU 'mtu' when > 0) in namespace 'nsname' ('nsock').  A half
+ * pair, or one whose inner end moved away, is made again. */
+static int ensure_veth(struct pass *p, const char *nsname, struct nl_sock *nsock, const char *tap,
+                       const char *inner, const char *mac, int mtu, int bridge_idx,
+                       struct st_err *err)
+{
+    struct nl_link lt, li;
+    int ht = nl_link_get(p->host, tap, &lt, err), hi;
+    if (ht < 0)
+        return -1;
+    hi = nl_link_get(nsock, inner, &li, err);
+    if (hi < 0)
+        return -1;
+    if (ht && lt.kind != NL_KIND_VETH) {
+        st_err_set(err, ST_ERR_CONFLICT, "'%s' exists and is not a veth (%s)", tap,
+                   lt.kind_name[0] ? lt.kind_name : "device");
+        return -1;
+    }
+    if (ht != hi) {
+        /* Half a pair: its other end was deleted or moved.  Start over. */
+        if ((ht && nl_link_del(p->host, tap, err) < 0) ||
+            (hi && nl_link_del(nsock, inner, err) < 0))
+            return -1;
+        ht = hi = 0;
+    }
+    if (!ht) {
+        char path[128];
+        int fd;
+        struct nl_link_spec spec = {
+            .name = tap, .kind = NL_KIND_VETH, .mtu = mtu > 0 ? mtu : 0, .master = bridge_idx,
+            .up = true, .peer = inner, .peer_mac = mac,
+        };
+        if (st_snprintf(path, sizeof(path), "%s/%s", NETNS_RUN_DIR, nsname) < 0) {
+            st_err_set(err, ST_ERR_INTERNAL, "namespace path too long");
+            return -1;
+        }
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot open namespace '%s'", nsname);
+            return -1;
+        }
+        spec.peer_netns_fd = fd;
+        ht = nl_link_add(p->host, &spec, err);
+        close(fd);
+        if (ht < 0)
+            return -1;
+        p->ns->stats.links_created++;
+        if (set_alias(p->host, tap, err) < 0 || nl_link_get(p->host, tap, &lt, err) < 0 ||
+            nl_link_get(nsock, inner, &li, err) < 0)
+            return -1;
+    }
+    if (lt.master != bridge_idx && nl_link_set_master(p->host, tap, bridge_idx, err) < 0)
+        return -1;
+    if (mtu > 0 && lt.mtu != mtu && nl_link_set_mtu(p->host, tap, mtu, err) < 0)
+        return -1;
+    if (!(lt.flags & IFF_UP) && nl_link_set_up(p->host, tap, true, err) < 0)
+        return -1;
+    if (strcmp(li.mac, mac) && nl_link_set_mac(nsock, inner, mac, err) < 0)
+        return -1;
+    if (mtu > 0 && li.mtu != mtu && nl_link_set_mtu(nsock, inner, mtu, err) < 0)
+        return -1;
+    if (!(li.flags & IFF_UP) && nl_link_set_up(nsock, inner, true, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* The addresses of 'ifname' in 's' become exactly 'want' (global scope
+ * only: link-local addresses are the kernel's). */
+struct want_addr {
+    const char *addr;
+    int prefixlen;
+};
+
+static int sync_addrs(struct nl_sock *s, const char *ifname, const struct want_addr *want,
+                      size_t nwant, struct st_err *err)
+{
+    struct nl_link l;
+    struct nl_dump *dump;
+    const struct nl_entry *e;
+    bool *have = st_xcalloc(nwant ? nwant : 1, sizeof(*have));
+    int rc = -1;
+    if (nl_link_get(s, ifname, &l, err) <= 0) {
+        if (!st_err_is_set(err))
+            st_err_set(err, ST_ERR_NOT_FOUND, "link '%s' not found", ifname);
+        goto out;
+    }
+    dump = nl_dump_start(s, NL_DUMP_ADDRS, 0, err);
+    if (!dump)
+        goto out;
+    while ((e = nl_dump_next(dump))) {
+        const struct nl_addr *a = &e->u.addr;
+        bool wanted = false;
+        if (a->ifindex != l.ifindex || a->scope != RT_SCOPE_UNIVERSE)
+            continue;
+        for (size_t i = 0; i < nwant; i++)
+            if (!strcmp(want[i].addr, a->addr) && want[i].prefixlen == a->prefixlen) {
+                have[i] = wanted = true;
+            }
+        if (!wanted && nl_addr_del(s, ifname, a->addr, a->prefixlen, err) < 0) {
+            nl_dump_done(dump);
+            goto out;
+        }
+    }
+    nl_dump_done(dump);
+    for (size_t i = 0; i < nwant; i++)
+        if (!have[i] && nl_addr_add(s, ifname, want[i].addr, want[i].prefixlen, err) < 0)
+            goto out;
+    rc = 0;
+out:
+    free(have);
+    return rc;
+}
+
+static int fixed_addrs(const struct model_fixed_ip *ips, int nips, struct want_addr *out)
+{
+    for (int i = 0; i < nips; i++)
+        out[i] = (struct want_addr){ips[i].address, ips[i].prefixlen};
+    return nips;
+}
+
+/* ---- networks ---- */
+
+static int lo_up(struct nl_sock *s, struct st_err *err)
+{
+    return nl_link_set_up(s, "lo", true, err);
+}
+
+/* The uplink a network needs: its name and, for VLAN, its parent. */
+static int uplink_of(struct pass *p, const struct model_network *n, char name[NL_IFNAME_MAX],
+                     const char **parent, struct st_err *err)
+{
+    const char *iface;
+    name[0] = '\0';
+    *parent = NULL;
+    switch (n->type) {
+    case MODEL_NET_LOCAL:
+        return 0;
+    case MODEL_NET_VXLAN:
+        if (!p->ns->local_ip[0]) {
+            st_err_set(err, ST_ERR_BAD_REQUEST,
+                       "VXLAN network needs [network] local_ip on this host");
+            return -1;
+        }
+        memcpy(name, n->vxlan, strlen(n->vxlan) + 1);
+        return 0;
+    case MODEL_NET_FLAT:
+    case MODEL_NET_VLAN:
+        iface = mapped_iface(p->ns, n->physical_network);
+        if (!iface) {
+            st_err_set(err, ST_ERR_BAD_REQUEST,
+                       "physical network '%s' has no interface mapping on this host",
+                       n->physical_network);
+            return -1;
+        }
+        if (n->type == MODEL_NET_FLAT) {
+            memcpy(name, iface, strlen(iface) + 1);
+            return 0;
+        }
+        *parent = iface;
+        if (st_snprintf(name, NL_IFNAME_MAX, "%s.%lld", iface, (long long) n->segmentation_id) <
+            0) {
+            st_err_set(err, ST_ERR_BAD_REQUEST, "VLAN device name '%s.%lld' is too long", iface,
+                       (long long) n->segmentation_id);
+            return -1;
+        }
+        return 0;
+    }
+    return 0;
+}
+
+/* Exactly one all-zeros FDB entry per peer on the VXLAN device. */
+static int sync_fdb(struct pass *p, const struct model_network *n, int vx_idx,
+                    struct st_err *err)
+{
+    static const char zero[] = "00:00:00:00:00:00";
+    struct nl_dump *dump = nl_dump_start(p->host, NL_DUMP_FDB, 0, err);
+    const struct nl_entry *e;
+    bool *have = st_xcalloc(n->npeers ? n->npeers : 1, sizeof(*have));
+    int rc = -1;
+    if (!dump)
+        goto out;
+    while ((e = nl_dump_next(dump))) {
+        const struct nl_fdb *f = &e->u.fdb;
+        bool wanted = false;
+        if (f->ifindex != vx_idx || strcmp(f->mac, zero) || !f->dst[0])
+            continue;
+        for (size_t i = 0; i < n->npeers; i++)
+            if (!strcmp(n->vxlan_peers[i], f->dst))
+                have[i] = wanted = true;
+        if (!wanted && nl_fdb_del(p->host, n->vxlan, zero, f->dst, err) < 0) {
+            nl_dump_done(dump);
+            goto out;
+        }
+    }
+    nl_dump_done(dump);
+    for (size_t i = 0; i < n->npeers; i++)
+        if (!have[i] && nl_fdb_append(p->host, n->vxlan, zero, n->vxlan_peers[i], err) < 0)
+            goto out;
+    rc = 0;
+out:
+    free(have);
+    return rc;
+}
+
+/* Makes sure link 'name' is up and enslaved to 'bridge_idx'. */
+static int attach(struct pass *p, const struct nl_link *l, int bridge_idx, struct st_err *err)
+{
+    if (l->master != bridge_idx && nl_link_set_master(p->host, l->name, bridge_idx, err) < 0)
+        return -1;
+    if (!(l->flags & IFF_UP) && nl_link_set_up(p->host, l->name, true, err) < 0)
+        return -1;
+    return 0;
+}
+
+static int ensure_dhcp(struct pass *p, const struct model_network *n, int bridge_idx,
+                       struct st_err *err)
+{
+    const struct model_dhcp *dh = n->dhcp;
+    struct want_addr want[MODEL_MAX_IPS];
+    const char *keep[] = {dh->ns_if};
+    struct nl_sock *s;
+    int rc = -1;
+    if (netns_add(n->dhcp_ns, err) < 0)
+        return -1;
+    s = nl_open(n->dhcp_ns, err);
+    if (!s)
+        return -1;
+    if (lo_up(s, err) < 0 || prune_links(s, keep, 1, p->ns, err) < 0 ||
+        ensure_veth(p, n->dhcp_ns, s, dh->tap, dh->ns_if, dh->mac, n->mtu, bridge_idx, err) < 0 ||
+        sync_addrs(s, dh->ns_if, want, (size_t) fixed_addrs(dh->ips, dh->nips, want), err) < 0)
+        goto out;
+    /* Close before dnsmasq may need a restart: nothing of ours should
+     * hold the namespace longer than needed. */
+    nl_close(s);
+    s = NULL;
+    if (dhcp_ensure(n, p->ns->state_dir, p->ns->dnsmasq, NULL, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    nl_close(s);
+    return rc;
+}
+
+static void host_sysctl(const char *iface, const char *key, const char *value)
+{
+    char path[128];
+    struct stat sb;
+    if (st_snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/%s", iface, key) < 0 ||
+        stat(path, &sb) < 0)
+        return; /* no IPv6 on this host */
+    if (st_snprintf(path, sizeof(path), "net/ipv6/conf/%s/%s", iface, key) < 0)
+        return;
+    ST_IGNORE(netns_sysctl_set(NULL, path, value, NULL));
+}
+
+static int ensure_network(struct pass *p, const struct model_network *n, struct st_err *err)
+{
+    char up_name[NL_IFNAME_MAX];
+    const char *parent;
+    struct nl_link br, up;
+    int rc;
+
+    if (uplink_of(p, n, up_name, &parent, err) < 0)
+        return -1;
+    /* A VLAN uplink first: on a kernel without 802.1Q nothing else of the
+     * network is made. */
+    if (n->type == MODEL_NET_VLAN) {
+        struct nl_link par;
+        rc = nl_link_get(p->host, parent, &par, err);
+        if (rc <= 0) {
+            if (rc == 0)
+                st_err_set(err, ST_ERR_NOT_FOUND,
+                           "interface '%s' of physical network '%s' not found", parent,
+                           n->physical_network);
+            return -1;
+        }
+        rc = nl_link_get(p->host, up_name, &up, err);
+        if (rc < 0)
+            return -1;
+        if (rc == 0) {
+            struct nl_link_spec spec = {.name = up_name, .kind = NL_KIND_VLAN,
+                                        .link = par.ifindex,
+                                        .vid = (uint16_t) n->segmentation_id,
+                                        .peer_netns_fd = -1};
+            if (nl_link_add(p->host, &spec, err) < 0) {
+                if (err && err->kind == ST_ERR_NOT_IMPLEMENTED) {
+                    char msg[ST_ERR_MSG_MAX];
+                    memcpy(msg, err->msg, sizeof(msg));
+                    st_err_clear(err);
+                    st_err_set(err, ST_ERR_NOT_IMPLEMENTED, "skipped: %s", msg);
+                }
+                return -1;
+            }
+            p->ns->stats.links_created++;
+            if (set_alias(p->host, up_name, err) < 0)
+                return -1;
+        }
+    }
+
+    rc = nl_link_get(p->host, n->bridge, &br, err);
+    if (rc < 0)
+        return -1;
+    if (rc && br.kind != NL_KIND_BRIDGE) {
+        st_err_set(err, ST_ERR_CONFLICT, "'%s' exists and is not a bridge", n->bridge);
+        return -1;
+    }
+    if (!rc) {
+        struct nl_link_spec spec = {.name = n->bridge, .kind = NL_KIND_BRIDGE, .up = true,
+                                    .br_nf_call = true, .peer_netns_fd = -1};
+        if (nl_link_add(p->host, &spec, err) < 0 || set_alias(p->host, n->bridge, err) < 0 ||
+            nl_link_get(p->host, n->bridge, &br, err) < 0)
+            return -1;
+        p->ns->stats.links_created++;
+        /* The host takes no part in tenant networks: no address, no
+         * router advertisements from guests. */
+        host_sysctl(n->bridge, "disable_ipv6", "1");
+    }
+    if (br.br_nf_call != 1) {
+        struct nl_link_change c = NL_LINK_CHANGE_INIT;
+        c.br_nf_call = 1;
+        if (nl_link_set(p->host, n->bridge, &c, err) < 0)
+            return -1;
+    }
+    if (!(br.flags & IFF_UP) && nl_link_set_up(p->host, n->bridge, true, err) < 0)
+        return -1;
+
+    switch (n->type) {
+    case MODEL_NET_LOCAL:
+        break;
+    case MODEL_NET_FLAT:
+    case MODEL_NET_VLAN:
+        rc = nl_link_get(p->host, up_name, &up, err);
+        if (rc <= 0) {
+            if (rc == 0)
+                st_err_set(err, ST_ERR_NOT_FOUND,
+                           "interface '%s' of physical network '%s' not found", up_name,
+                           n->physical_network);
+            return -1;
+        }
+        if (up.master && up.master != br.ifindex) {
+            st_err_set(err, ST_ERR_CONFLICT,
+                       "interface '%s' of physical network '%s' is already enslaved elsewhere",
+                       up_name, n->physical_network);
+            return -1;
+        }
+        if (attach(p, &up, br.ifindex, err) < 0)
+            return -1;
+        break;
+    case MODEL_NET_VXLAN:
+        rc = nl_link_get(p->host, up_name, &up, err);
+        if (rc < 0)
+            return -1;
+        if (rc && (up.kind != NL_KIND_VXLAN || up.vni != (uint32_t) n->segmentation_id)) {
+            if (nl_link_del(p->host, up_name, err) < 0)
+                return -1;
+            rc = 0;
+        }
+        if (!rc) {
+            struct nl_link_spec spec = {.name = up_name, .kind = NL_KIND_VXLAN,
+                                        .vni = (uint32_t) n->segmentation_id,
+                                        .local = p->ns->local_ip, .mtu = n->mtu,
+                                        .master = br.ifindex, .up = true,
+                                        .peer_netns_fd = -1};
+            if (nl_link_add(p->host, &spec, err) < 0 || set_alias(p->host, up_name, err) < 0 ||
+                nl_link_get(p->host, up_name, &up, err) < 0)
+                return -1;
+            p->ns->stats.links_created++;
+        }
+        if (attach(p, &up, br.ifindex, err) < 0 || sync_fdb(p, n, up.ifindex, err) < 0)
+            return -1;
+        break;
+    }
+    if (n->dhcp && ensure_dhcp(p, n, br.ifindex, err) < 0)
+        return -1;
+    return 0;
+}
+
+static json_t *status_entry(const char *id, const char *status, const struct st_err *e)
+{
+    return json_pack("{s:s, s:s, s:o}", "id", id, "status", status, "error",
+                     st_json_str_or_null(e && st_err_is_set(e) ? e->msg : NULL));
+}
+
+/* ---- ports ---- */
+
+static json_t *port_status(struct pass *p, const struct model_port *port)
+{
+    struct st_err e = ST_ERR_INIT;
+    struct nl_link tap, br;
+    const char *status = "DOWN";
+    size_t idx;
+    int rc;
+    for (idx = 0; idx < p->d->nnetworks; idx++)
+        if (!strcmp(p->d->networks[idx].id, port->network_id))
+            break;
+    if (idx == p->d->nnetworks) {
+        st_err_set(&e, ST_ERR_BAD_REQUEST, "network '%s' is not in the desired state",
+                   port->network_id);
+        goto out;
+    }
+    if (!p->net_ok[idx]) {
+        st_err_set(&e, ST_ERR_UNAVAILABLE, "network '%s' is in error", port->network_id);
+        goto out;
+    }
+    for (size_t i = 0; i < port->nsecurity_groups; i++)
+        if (port->port_security && !model_find_secgroup(p->d, port->security_groups[i])) {
+            st_err_set(&e, ST_ERR_BAD_REQUEST, "security group '%s' is not in the desired state",
+                       port->security_groups[i]);
+            goto out;
+        }
+    rc = nl_link_get(p->host, port->tap, &tap, &e);
+    if (rc <= 0)
+        goto out; /* no tap yet: the server is not running here */
+    if (nl_link_get(p->host, p->d->networks[idx].bridge, &br, &e) <= 0)
+        goto out;
+    if (attach(p, &tap, br.ifindex, &e) < 0)
+        goto out;
+    status = "ACTIVE";
+out:
+    return status_entry(port->id, status, &e);
+}
+
+/* ---- routers ---- */
+
+static int router_leg(struct pass *p, const struct model_router *r, struct nl_sock *s,
+                      const struct model_router_port *leg, const struct want_addr *extra,
+                      size_t nextra, struct st_err *err)
+{
+    struct want_addr want[MODEL_MAX_IPS + MODEL_MAX_FIPS];
+    struct nl_link br;
+    size_t n, idx;
+    for (idx = 0; idx < p->d->nnetworks; idx++)
+        if (!strcmp(p->d->networks[idx].id, leg->network_id))
+            break;
+    if (idx == p->d->nnetworks) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "network '%s' of port '%s' is not in the desired state",
+                   leg->network_id, leg->port_id);
+        return -1;
+    }
+    if (!p->net_ok[idx]) {
+        st_err_set(err, ST_ERR_UNAVAILABLE, "network '%s' of port '%s' is in error",
+                   leg->network_id, leg->port_id);
+        return -1;
+    }
+    if (nl_link_get(p->host, p->d->networks[idx].bridge, &br, err) <= 0) {
+        if (!st_err_is_set(err))
+            st_err_set(err, ST_ERR_NOT_FOUND, "bridge '%s' not found", p->d->networks[idx].bridge);
+        return -1;
+    }
+    if (ensure_veth(p, r->netns, s, leg->tap, leg->ifname, leg->mac, p->d->networks[idx].mtu,
+                    br.ifindex, err) < 0)
+        return -1;
+    n = (size_t) fixed_addrs(leg->ips, leg->nips, want);
+    for (size_t i = 0; i < nextra; i++)
+        want[n++] = extra[i];
+    return sync_addrs(s, leg->ifname, want, n, err);
+}
+
+struct want_route {
+    char dst[MODEL_CIDR_MAX];
+    const char *via;
+    const char *dev;
+};
+
+static int sync_routes(struct nl_sock *s, const struct want_route *want, size_t nwant,
+                       struct st_err *err)
+{
+    static const int fams[] = {AF_INET, AF_INET6};
+    bool *have = st_xcalloc(nwant ? nwant : 1, sizeof(*have));
+    int rc = -1;
+    for (size_t f = 0; f < ST_ARRAY_SIZE(fams); f++) {
+        struct nl_dump *dump = nl_dump_start(s, NL_DUMP_ROUTES, fams[f], err);
+        const struct nl_entry *e;
+        if (!dump)
+            goto out;
+        while ((e = nl_dump_next(dump))) {
+            const struct nl_route *rt = &e->u.route;
+            bool wanted = false;
+            if (rt->table != RT_TABLE_MAIN || rt->protocol != RTPROT_STATIC)
+                continue;
+            for (size_t i = 0; i < nwant; i++)
+                if (!strcmp(want[i].dst, rt->dst) && !strcmp(want[i].via, rt->gateway))
+                    have[i] = wanted = true;
+            if (!wanted &&
+                nl_route_del(s, rt->dst, rt->gateway[0] ? rt->gateway : NULL, NULL, err) < 0) {
+                nl_dump_done(dump);
+                goto out;
+            }
+        }
+        nl_dump_done(dump);
+    }
+    for (size_t i = 0; i < nwant; i++)
+        if (!have[i] && nl_route_add(s, want[i].dst, want[i].via, want[i].dev, err) < 0)
+            goto out;
+    rc = 0;
+out:
+    free(have);
+    return rc;
+}
+
+static int ensure_router(struct pass *p, const struct model_router *r, struct st_err *err)
+{
+    const char **keep = st_xcalloc(r->ninterfaces + 1, sizeof(*keep));
+    struct want_addr *fips = st_xcalloc(r->nfloating_ips + 1, sizeof(*fips));
+    struct want_route *routes = st_xcalloc(r->nroutes + 1, sizeof(*routes));
+    struct st_buf batch = ST_BUF_INIT;
+    struct nl_sock *s = NULL;
+    size_t nkeep = 0, nroutes = 0;
+    int rc = -1;
+
+    if (netns_add(r->netns, err) < 0)
+        goto out;
+    s = nl_open(r->netns, err);
+    if (!s || lo_up(s, err) < 0 ||
+        netns_sysctl_set(r->netns, "net.ipv4.ip_forward", "1", err) < 0)
+        goto out;
+    ST_IGNORE(netns_sysctl_set(r->netns, "net.ipv6.conf.all.forwarding", "1", NULL));
+    if (r->has_gateway)
+        keep[nkeep++] = r->gateway.ifname;
+    for (size_t i = 0; i < r->ninterfaces; i++)
+        keep[nkeep++] = r->interfaces[i].ifname;
+    if (prune_links(s, keep, nkeep, p->ns, err) < 0)
+        goto out;
+    if (r->has_gateway) {
+        for (size_t i = 0; i < r->nfloating_ips; i++)
+            fips[i] = (struct want_addr){r->floating_ips[i].floating_ip, 32};
+        if (router_leg(p, r, s, &r->gateway, fips, r->nfloating_ips, err) < 0)
+            goto out;
+    }
+    for (size_t i = 0; i < r->ninterfaces; i++)
+        if (router_leg(p, r, s, &r->interfaces[i], NULL, 0, err) < 0)
+            goto out;
+    if (r->has_gateway && r->gateway_ip[0]) {
+        bool v6 = strchr(r->gateway_ip, ':') != NULL;
+        routes = st_xrealloc(routes, (r->nroutes + 2) * sizeof(*routes));
+        memcpy(routes[nroutes].dst, v6 ? "::/0" : "0.0.0.0/0", v6 ? 5 : 10);
+        routes[nroutes].via = r->gateway_ip;
+        routes[nroutes].dev = r->gateway.ifname;
+        nroutes++;
+    }
+    for (size_t i = 0; i < r->nroutes; i++) {
+        memcpy(routes[nroutes].dst, r->routes[i].destination, sizeof(routes[nroutes].dst));
+        routes[nroutes].via = r->routes[i].nexthop;
+        routes[nroutes].dev = NULL;
+        nroutes++;
+    }
+    if (sync_routes(s, routes, nroutes, err) < 0)
+        goto out;
+    nl_close(s);
+    s = NULL;
+    nft_render_router(r, &batch);
+    if (nft_sync(p, r->netns, batch.buf, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    nl_close(s);
+    st_buf_release(&batch);
+    free(keep);
+    free(fips);
+    free(routes);
+    return rc;
+}
+
+/* ---- leftovers ---- */
+
+static bool desired_dhcp_ns(const struct model_desired *d, const char *name)
+{
+    for (size_t i = 0; i < d->nnetworks; i++)
+        if (d->networks[i].dhcp && !strcmp(d->networks[i].dhcp_ns, name))
+            return true;
+    return false;
+}
+
+static bool desired_router_ns(const struct model_desired *d, const char *name)
+{
+    for (size_t i = 0; i < d->nrouters; i++)
+        if (!strcmp(d->routers[i].netns, name))
+            return true;
+    return false;
+}
+
+static bool desired_link(const struct net_state *ns, const struct model_desired *d,
+                         const struct nl_link *l)
+{
+    for (size_t i = 0; d && i < d->nnetworks; i++) {
+        const struct model_network *n = &d->networks[i];
+        if (!strcmp(n->bridge, l->name) || (n->vxlan[0] && !strcmp(n->vxlan, l->name)) ||
+            (n->dhcp && !strcmp(n->dhcp->tap, l->name)))
+            return true;
+        if (n->type == MODEL_NET_VLAN) {
+            const char *iface = mapped_iface(ns, n->physical_network);
+            char name[NL_IFNAME_MAX];
+            if (iface && st_snprintf(name, sizeof(name), "%s.%lld", iface,
+                                     (long long) n->segmentation_id) >= 0 &&
+                !strcmp(name, l->name))
+                return true;
+        }
+    }
+    for (size_t i = 0; d && i < d->nrouters; i++) {
+        const struct model_router *r = &d->routers[i];
+        if (r->has_gateway && !strcmp(r->gateway.tap, l->name))
+            return true;
+        for (size_t j = 0; j < r->ninterfaces; j++)
+            if (!strcmp(r->interfaces[j].tap, l->name))
+                return true;
+    }
+    return false;
+}
+
+/* True for the links this driver makes: bridges brq*, vxlan-* devices,
+ * and VLAN uplinks and veth taps carrying our alias. */
+static bool own_link(const struct nl_link *l)
+{
+    if (l->kind == NL_KIND_BRIDGE && !strncmp(l->name, "brq", 3))
+        return true;
+    if (l->kind == NL_KIND_VXLAN && !strncmp(l->name, "vxlan-", 6))
+        return true;
+    if ((l->kind == NL_KIND_VLAN || l->kind == NL_KIND_VETH) && !strcmp(l->alias, OWN_ALIAS))
+        return true;
+    return false;
+}
+
+/* Removes what is ours and not in 'd' (NULL: everything ours).  Keeps
+ * going after a failure and reports the first. */
+static int remove_leftovers(struct pass *p, const struct model_desired *d, struct st_err *err)
+{
+    char **names = NULL, **ids = NULL;
+    size_t n = 0, nids = 0;
+    struct nl_dump *dump;
+    const struct nl_entry *e;
+    int rc = 0;
+
+    if (netns_list("qdhcp-", &names, &n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *id = names[i] + strlen("qdhcp-");
+        if (d && desired_dhcp_ns(d, names[i]))
+            continue;
+        if ((st_is_uuid(id) && dhcp_stop(p->ns->state_dir, id, err) < 0) ||
+            netns_del(names[i], err) < 0)
+            rc = -1;
+        else
+            p->ns->stats.removed++;
+    }
+    netns_list_free(names, n);
+    if (netns_list("qrouter-", &names, &n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (d && desired_router_ns(d, names[i]))
+            continue;
+        if (netns_del(names[i], err) < 0)
+            rc = -1;
+        else
+            p->ns->stats.removed++;
+    }
+    netns_list_free(names, n);
+    /* dnsmasq directories without a namespace (or after a crash). */
+    if (dhcp_list(p->ns->state_dir, &ids, &nids, err) < 0)
+        return -1;
+    for (size_t i = 0; i < nids; i++) {
+        const struct model_network *net = d ? model_find_network(d, ids[i]) : NULL;
+        if (net && net->dhcp)
+            continue;
+        if (dhcp_stop(p->ns->state_dir, ids[i], err) < 0)
+            rc = -1;
+    }
+    dhcp_list_free(ids, nids);
+
+    dump = nl_dump_start(p->host, NL_DUMP_LINKS, 0, err);
+    if (!dump)
+        return -1;
+    while ((e = nl_dump_next(dump))) {
+        const struct nl_link *l = &e->u.link;
+        if (!own_link(l) || desired_link(p->ns, d, l))
+            continue;
+        if (nl_link_del(p->host, l->name, err) < 0)
+            rc = -1;
+        else
+            p->ns->stats.removed++;
+    }
+    nl_dump_done(dump);
+    return rc;
+}
+
+/* ---- the pass ---- */
+
+/* br_netfilter makes bridged IP traffic visible to the inet hooks, which
+ * the security groups need.  Debian builds it as a module that nothing
+ * loads by itself; try once. */
+static void check_br_netfilter(struct net_state *ns)
+{
+    struct stat sb;
+    if (ns->br_nf_checked)
+        return;
+    ns->br_nf_checked = true;
+    if (stat("/proc/sys/net/bridge", &sb) == 0)
+        return;
+    struct st_cmd *cmd = cmd_new("modprobe");
+    cmd_arg(cmd, "br_netfilter");
+    cmd_set_timeout(cmd, 30);
+    ST_IGNORE(cmd_run(cmd, NULL, NULL, NULL, NULL));
+    cmd_free(cmd);
+}
+
+int net_reconcile(struct net_state *ns, const struct model_desired *d, json_t *report,
+                  struct st_err *err)
+{
+    struct pass p = {.ns = ns, .d = d};
+    json_t *nets = json_array(), *ports = json_array(), *routers = json_array();
+    uint16_t *zones = st_xcalloc(d->nnetworks + 1, sizeof(*zones));
+    struct st_buf batch = ST_BUF_INIT;
+    struct st_err e = ST_ERR_INIT;
+    int64_t t0 = st_mono_ns();
+    int rc = -1;
+
+    memset(&ns->stats, 0, sizeof(ns->stats));
+    p.net_ok = st_xcalloc(d->nnetworks + 1, sizeof(*p.net_ok));
+    check_br_netfilter(ns);
+    p.host = nl_open(NULL, err);
+    if (!p.host)
+        goto out;
+    if (zones_sync(ns, d, zones, err) < 0)
+        goto out;
+
+    for (size_t i = 0; i < d->nnetworks; i++) {
+        st_err_clear(&e);
+        p.net_ok[i] = ensure_network(&p, &d->networks[i], &e) == 0;
+        json_array_append_new(nets, status_entry(d->networks[i].id,
+                                                 p.net_ok[i] ? "ACTIVE" : "ERROR", &e));
+    }
+    for (size_t i = 0; i < d->nports; i++)
+        json_array_append_new(ports, port_status(&p, &d->ports[i]));
+    for (size_t i = 0; i < d->nrouters; i++) {
+        st_err_clear(&e);
+        bool ok = ensure_router(&p, &d->routers[i], &e) == 0;
+        json_array_append_new(routers,
+                              status_entry(d->routers[i].id, ok ? "ACTIVE" : "ERROR", &e));
+    }
+
+    /* The host's rules last: every bridge they name exists by now. */
+    nft_render_host(d, zones, &batch);
+    rc = nft_sync(&p, NULL, batch.buf, err);
+    st_err_clear(&e);
+    if (remove_leftovers(&p, d, &e) < 0 && rc == 0) {
+        /* A leftover that cannot go is retried next pass; say it once. */
+        if (err && !st_err_is_set(err))
+            *err = e;
+        rc = -1;
+    }
+    applied_forget(ns, true);
+out:
+    json_object_set_new(report, "networks", nets);
+    json_object_set_new(report, "ports", ports);
+    json_object_set_new(report, "routers", routers);
+    nl_close(p.host);
+    st_buf_release(&batch);
+    free(zones);
+    free(p.net_ok);
+    ns->stats.total_ns = st_mono_ns() - t0;
+    return rc;
+}
+
+int net_port_status(struct net_state *ns, const struct model_desired *d, json_t *report,
+                    struct st_err *err)
+{
+    struct pass p = {.ns = ns, .d = d};
+    json_t *ports = json_array();
+    json_t *nets = json_object_get(report, "networks");
+    p.net_ok = st_xcalloc(d->nnetworks + 1, sizeof(*p.net_ok));
+    /* A network is usable when the last pass said so. */
+    for (size_t i = 0; i < d->nnetworks; i++) {
+        size_t j;
+        json_t *e;
+        json_array_foreach(nets, j, e)
+        {
+            if (st_streq(json_string_value(json_object_get(e, "id")), d->networks[i].id))
+                p.net_ok[i] = st_streq(json_string_value(json_object_get(e, "status")), "ACTIVE");
+        }
+    }
+    p.host = nl_open(NULL, err);
+    if (p.host) {
+        for (size_t i = 0; i < d->nports; i++)
+            json_array_append_new(ports, port_status(&p, &d->ports[i]));
+        nl_close(p.host);
+    }
+    json_object_set_new(report, "ports", ports);
+    free(p.net_ok);
+    return p.host ? 0 : -1;
+}
+
+const struct net_stats *net_last_stats(const struct net_state *ns)
+{
+    return &ns->stats;
+}
+
+int net_teardown_all(struct net_state *ns, struct st_err *err)
+{
+    struct pass p = {.ns = ns};
+    struct st_buf batch = ST_BUF_INIT;
+    char *zp;
+    int rc;
+    p.host = nl_open(NULL, err);
+    if (!p.host)
+        return -1;
+    rc = remove_leftovers(&p, NULL, err);
+    nl_close(p.host);
+    nft_render_host_teardown(&batch);
+    if (nft_apply(NULL, batch.buf, rc == 0 ? err : NULL) < 0)
+        rc = -1;
+    st_buf_release(&batch);
+    applied_forget(ns, false);
+    free(ns->zones);
+    ns->zones = NULL;
+    ns->nzones = 0;
+    zp = zones_path(ns);
+    (void) unlink(zp);
+    free(zp);
+    zp = st_xasprintf("%s/dhcp", ns->state_dir);
+    (void) rmdir(zp);
+    free(zp);
+    return rc;
+}
+
+struct net_state *net_new(const struct net_opts *opts, struct st_err *err)
+{
+    struct net_state *ns = st_xcalloc(1, sizeof(*ns));
+    if (!opts->state_dir || opts->state_dir[0] != '/') {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "the network state directory must be absolute");
+        goto fail;
+    }
+    ns->state_dir = st_xstrdup(opts->state_dir);
+    ns->local_ip = st_xstrdup(opts->local_ip ? opts->local_ip : "");
+    ns->dnsmasq = opts->dnsmasq ? st_xstrdup(opts->dnsmasq) : NULL;
+    if (ns->local_ip[0]) {
+        unsigned char bin[16];
+        if (inet_pton(AF_INET, ns->local_ip, bin) != 1 &&
+            inet_pton(AF_INET6, ns->local_ip, bin) != 1) {
+            st_err_set(err, ST_ERR_BAD_REQUEST, "invalid [network] local_ip '%s'", ns->local_ip);
+            goto fail;
+        }
+    }
+    if (parse_mappings(ns, opts->physical_interface_mappings, err) < 0)
+        goto fail;
+    zones_load(ns);
+    return ns;
+fail:
+    net_free(ns);
+    return NULL;
+}
+
+void net_free(struct net_state *ns)
+{
+    if (!ns)
+        return;
+    applied_forget(ns, false);
+    free(ns->applied);
+    free(ns->zones);
+    free(ns->state_dir);
+    free(ns->local_ip);
+    free(ns->dnsmasq);
+    free(ns);
+}
