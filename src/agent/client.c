@@ -24,16 +24,16 @@
 #include "common/util.h"
 #include "common/banned.h"
 
-#define CLIENT_CONNECT_TIMEOUT 10      /* seconds */
-#define CLIENT_CALL_TIMEOUT 60         /* seconds, JSON calls */
-#define CLIENT_MAX_JSON (64u << 20)    /* largest JSON reply accepted */
+#define CLIENT_CONNECT_TIMEOUT 10   /* seconds */
+#define CLIENT_CALL_TIMEOUT 60      /* seconds, JSON calls */
+#define CLIENT_MAX_JSON (64u << 20) /* largest JSON reply accepted */
 #define CLIENT_MAX_ERROR_BODY (64u << 10)
-#define CLIENT_STALL_SECONDS 120       /* data transfers: abort below 1 byte/s this long */
+#define CLIENT_STALL_SECONDS 120 /* data transfers: abort below 1 byte/s this long */
 
 struct client {
-    char *base;   /* base URL without a trailing slash */
-    char *host;   /* our host name (checked: [A-Za-z0-9._-]) */
-    char *auth;   /* "Authorization: Bearer ..." */
+    char *base; /* base URL without a trailing slash */
+    char *host; /* our host name (checked: [A-Za-z0-9._-]) */
+    char *auth; /* "Authorization: Bearer ..." */
     CURLM *multi;
     CURL *easy;
     int wake_fd;
@@ -47,13 +47,13 @@ struct xfer {
     const struct st_buf *json_body; /* POST body, or NULL */
     int upload_fd;                  /* PUT body from this file, or -1 */
     int64_t upload_size;
-    bool interruptible;             /* long-poll: the wake fd ends it */
-    long timeout_s;                 /* total, 0 = none (stall detection instead) */
+    bool interruptible; /* long-poll: the wake fd ends it */
+    long timeout_s;     /* total, 0 = none (stall detection instead) */
     /* reply */
     long status;
-    struct st_buf body;             /* JSON reply or error body */
+    struct st_buf body; /* JSON reply or error body */
     size_t body_max;
-    int out_fd;                     /* 2xx data goes here when >= 0 */
+    int out_fd; /* 2xx data goes here when >= 0 */
     EVP_MD_CTX *md5;
     int64_t out_len;
     bool write_failed;
@@ -240,14 +240,30 @@ static void http_error(const struct client *c, const struct xfer *x, struct st_e
     json_t *doc = NULL;
 
     switch (x->status) {
-    case 400: kind = ST_ERR_BAD_REQUEST; break;
-    case 401: kind = ST_ERR_UNAUTHORIZED; break;
-    case 403: kind = ST_ERR_FORBIDDEN; break;
-    case 404: kind = ST_ERR_NOT_FOUND; break;
-    case 409: kind = ST_ERR_CONFLICT; break;
-    case 410: kind = ST_ERR_GONE; break;
-    case 413: kind = ST_ERR_TOO_LARGE; break;
-    default: kind = x->status >= 500 ? ST_ERR_UNAVAILABLE : ST_ERR_INTERNAL; break;
+    case 400:
+        kind = ST_ERR_BAD_REQUEST;
+        break;
+    case 401:
+        kind = ST_ERR_UNAUTHORIZED;
+        break;
+    case 403:
+        kind = ST_ERR_FORBIDDEN;
+        break;
+    case 404:
+        kind = ST_ERR_NOT_FOUND;
+        break;
+    case 409:
+        kind = ST_ERR_CONFLICT;
+        break;
+    case 410:
+        kind = ST_ERR_GONE;
+        break;
+    case 413:
+        kind = ST_ERR_TOO_LARGE;
+        break;
+    default:
+        kind = x->status >= 500 ? ST_ERR_UNAVAILABLE : ST_ERR_INTERNAL;
+        break;
     }
     if (x->body.len && x->body.len < CLIENT_MAX_ERROR_BODY)
         doc = st_json_parse(x->body.buf, x->body.len, &perr);
@@ -263,11 +279,11 @@ static void http_error(const struct client *c, const struct xfer *x, struct st_e
         }
     }
     if (msg)
-        st_err_set(err, kind, "controller: %s %s: %ld: %s", x->method, xfer_path(c, x),
-                   x->status, msg);
+        st_err_set(err, kind, "controller: %s %s: %ld: %s", x->method, xfer_path(c, x), x->status,
+                   msg);
     else
-        st_err_set(err, kind, "controller: %s %s: HTTP status %ld", x->method,
-                   xfer_path(c, x), x->status);
+        st_err_set(err, kind, "controller: %s %s: HTTP status %ld", x->method, xfer_path(c, x),
+                   x->status);
     json_decref(doc);
 }
 
@@ -318,8 +334,8 @@ static int perform(struct client *c, struct xfer *x, struct st_err *err)
     curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, hdrs);
 
     if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK) {
-        st_err_set(err, ST_ERR_INTERNAL, "controller: %s %s: cannot start the transfer",
-                   x->method, xfer_path(c, x));
+        st_err_set(err, ST_ERR_INTERNAL, "controller: %s %s: cannot start the transfer", x->method,
+                   xfer_path(c, x));
         curl_slist_free_all(hdrs);
         return -1;
     }
@@ -327,17 +343,16 @@ static int perform(struct client *c, struct xfer *x, struct st_err *err)
         struct curl_waitfd wfd = {.fd = c->wake_fd, .events = CURL_WAIT_POLLIN, .revents = 0};
         CURLMcode mc = curl_multi_perform(c->multi, &running);
         if (mc != CURLM_OK) {
-            st_err_set(err, ST_ERR_INTERNAL, "controller: %s %s: %s", x->method,
-                       xfer_path(c, x), curl_multi_strerror(mc));
+            st_err_set(err, ST_ERR_INTERNAL, "controller: %s %s: %s", x->method, xfer_path(c, x),
+                       curl_multi_strerror(mc));
             goto done;
         }
         if (!running)
             break;
-        mc = curl_multi_poll(c->multi, watch_wake ? &wfd : NULL, watch_wake ? 1 : 0, 1000,
-                             NULL);
+        mc = curl_multi_poll(c->multi, watch_wake ? &wfd : NULL, watch_wake ? 1 : 0, 1000, NULL);
         if (mc != CURLM_OK && mc != CURLM_UNRECOVERABLE_POLL) {
-            st_err_set(err, ST_ERR_INTERNAL, "controller: %s %s: %s", x->method,
-                       xfer_path(c, x), curl_multi_strerror(mc));
+            st_err_set(err, ST_ERR_INTERNAL, "controller: %s %s: %s", x->method, xfer_path(c, x),
+                       curl_multi_strerror(mc));
             goto done;
         }
         if (stopping(c)) {
@@ -369,8 +384,8 @@ static int perform(struct client *c, struct xfer *x, struct st_err *err)
             st_err_set(err, ST_ERR_TOO_LARGE, "controller: %s %s: the reply is too large",
                        x->method, xfer_path(c, x));
         else
-            st_err_set(err, ST_ERR_UNAVAILABLE, "controller: %s %s: %s", x->method,
-                       xfer_path(c, x), errbuf[0] ? errbuf : curl_easy_strerror(res));
+            st_err_set(err, ST_ERR_UNAVAILABLE, "controller: %s %s: %s", x->method, xfer_path(c, x),
+                       errbuf[0] ? errbuf : curl_easy_strerror(res));
         goto done;
     }
     {
@@ -408,8 +423,8 @@ static int call_json(struct client *c, struct xfer *x, json_t *body, json_t **re
     }
     *reply = st_json_parse(x->body.buf, x->body.len, &perr);
     if (!*reply) {
-        st_err_set(err, ST_ERR_UNAVAILABLE, "controller: %s %s: invalid JSON reply: %s",
-                   x->method, xfer_path(c, x), perr.msg);
+        st_err_set(err, ST_ERR_UNAVAILABLE, "controller: %s %s: invalid JSON reply: %s", x->method,
+                   xfer_path(c, x), perr.msg);
         goto out;
     }
     rc = 0;
@@ -439,8 +454,8 @@ int client_desired(struct client *c, int64_t after, int timeout_s, json_t **repl
         timeout_s = 0;
     if (timeout_s > 60)
         timeout_s = 60;
-    st_buf_addf(&x.url, "%s/internal/v1/hosts/%s/desired?after=%lld&timeout=%d", c->base,
-                c->host, (long long) after, timeout_s);
+    st_buf_addf(&x.url, "%s/internal/v1/hosts/%s/desired?after=%lld&timeout=%d", c->base, c->host,
+                (long long) after, timeout_s);
     x.interruptible = true;
     x.timeout_s = timeout_s + 30;
     rc = call_json(c, &x, NULL, reply, err);
@@ -466,8 +481,8 @@ static bool hex_equal(const char *a, const char *b)
     return strlen(a) == strlen(b) && !strcasecmp(a, b);
 }
 
-int client_image_get(struct client *c, const char *image_id, const char *path,
-                     const char *md5_hex, int64_t size, struct st_err *err)
+int client_image_get(struct client *c, const char *image_id, const char *path, const char *md5_hex,
+                     int64_t size, struct st_err *err)
 {
     struct xfer x;
     struct st_buf got = ST_BUF_INIT;
@@ -537,8 +552,7 @@ out:
     return rc;
 }
 
-int client_image_put(struct client *c, const char *image_id, const char *path,
-                     struct st_err *err)
+int client_image_put(struct client *c, const char *image_id, const char *path, struct st_err *err)
 {
     struct xfer x;
     struct stat sb;
@@ -604,8 +618,7 @@ int client_local_ip(struct client *c, char *out, size_t n, struct st_err *err)
     fd = socket(res->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) < 0 ||
         getsockname(fd, (struct sockaddr *) &ss, &sl) < 0) {
-        st_err_sys(err, errno, ST_ERR_UNAVAILABLE, "no route to the controller host '%s'",
-                   host);
+        st_err_sys(err, errno, ST_ERR_UNAVAILABLE, "no route to the controller host '%s'", host);
         goto out;
     }
     if (!inet_ntop(ss.ss_family,

@@ -60,14 +60,13 @@ int client_report(struct client *c, json_t *body, json_t **reply, struct st_err 
  * not empty the digest must match it (else the controller's Content-MD5
  * header, when sent, must); when 'size' > 0 the length must match.  On any
  * failure the file is removed.  'image_id' must be a UUID. */
-int client_image_get(struct client *c, const char *image_id, const char *path,
-                     const char *md5_hex, int64_t size, struct st_err *err)
-    __attribute__((warn_unused_result));
+int client_image_get(struct client *c, const char *image_id, const char *path, const char *md5_hex,
+                     int64_t size, struct st_err *err) __attribute__((warn_unused_result));
 
 /* PUT the file 'path' as the data of image 'image_id'
  * (/internal/v1/images/{id}/file), streamed. */
-int client_image_put(struct client *c, const char *image_id, const char *path,
-                     struct st_err *err) __attribute__((warn_unused_result));
+int client_image_put(struct client *c, const char *image_id, const char *path, struct st_err *err)
+    __attribute__((warn_unused_result));
 
 /* The local address this host reaches the controller from (the source
  * address the kernel picks for the controller's address; no packet is

@@ -18,8 +18,8 @@
 #include "common/banned.h"
 
 #define QEMU_IMG "qemu-img"
-#define SHORT_TIMEOUT 120         /* info, create, resize, mkfs */
-#define LONG_TIMEOUT (6 * 3600)   /* convert, copy */
+#define SHORT_TIMEOUT 120       /* info, create, resize, mkfs */
+#define LONG_TIMEOUT (6 * 3600) /* convert, copy */
 #define GIB (INT64_C(1) << 30)
 #define MIB (INT64_C(1) << 20)
 
@@ -29,10 +29,9 @@ static const struct {
     const char *glance, *qemu;
     bool keep;
 } formats[] = {
-    {"raw", "raw", true},    {"qcow2", "qcow2", true}, {"ami", "raw", true},
-    {"aki", "raw", true},    {"ari", "raw", true},     {"iso", "raw", true},
-    {"vmdk", "vmdk", false}, {"vdi", "vdi", false},    {"vhd", "vpc", false},
-    {"vhdx", "vhdx", false},
+    {"raw", "raw", true},  {"qcow2", "qcow2", true}, {"ami", "raw", true},    {"aki", "raw", true},
+    {"ari", "raw", true},  {"iso", "raw", true},     {"vmdk", "vmdk", false}, {"vdi", "vdi", false},
+    {"vhd", "vpc", false}, {"vhdx", "vhdx", false},
 };
 
 static int format_index(const char *glance)
@@ -91,6 +90,9 @@ int disk_info(const char *path, const char *fmt, int64_t *virtual_size, bool *ha
     int rc = -1;
 
     cmd_arg(cmd, "info");
+    /* Read-only, and the image may be open in a running guest (or be the
+     * backing file of one): do not ask for QEMU's write lock. */
+    cmd_arg(cmd, "-U");
     cmd_arg(cmd, "-f");
     cmd_arg(cmd, fmt);
     cmd_arg(cmd, "--output=json");
@@ -133,8 +135,7 @@ out:
 }
 
 int disk_base_ensure(const char *instances_path, const struct model_image *img, bool kind_disk,
-                     disk_fetch_fn fetch, void *opaque, struct st_buf *path_out,
-                     struct st_err *err)
+                     disk_fetch_fn fetch, void *opaque, struct st_buf *path_out, struct st_err *err)
 {
     struct st_buf base = ST_BUF_INIT, part = ST_BUF_INIT, conv = ST_BUF_INIT;
     int fi = format_index(img->disk_format);
@@ -144,8 +145,8 @@ int disk_base_ensure(const char *instances_path, const struct model_image *img, 
         st_err_set(err, ST_ERR_BAD_REQUEST, "invalid image id '%s'", img->id);
         return -1;
     }
-    if (fi < 0 || (kind_disk && (!strcmp(img->disk_format, "aki") ||
-                                 !strcmp(img->disk_format, "ari")))) {
+    if (fi < 0 ||
+        (kind_disk && (!strcmp(img->disk_format, "aki") || !strcmp(img->disk_format, "ari")))) {
         st_err_set(err, ST_ERR_BAD_REQUEST, "image '%s' has disk format '%s', which cannot be %s",
                    img->id, img->disk_format, kind_disk ? "a disk" : "used");
         return -1;
@@ -340,8 +341,8 @@ out:
 int disk_create_ephemeral(const char *instances_path, const char *path, int64_t gb,
                           struct st_err *err)
 {
-    static const char *const mkfs[] = {"mkfs.ext4", "-q", "-F", "-L", "ephemeral0", "-m", "0",
-                                       NULL};
+    static const char *const mkfs[] = {"mkfs.ext4",  "-q", "-F", "-L",
+                                       "ephemeral0", "-m", "0",  NULL};
     struct st_buf name = ST_BUF_INIT, base = ST_BUF_INIT;
     int rc = -1;
     disk_ephemeral_name(gb, &name);
@@ -352,8 +353,7 @@ int disk_create_ephemeral(const char *instances_path, const char *path, int64_t 
     return rc;
 }
 
-int disk_create_swap(const char *instances_path, const char *path, int64_t mb,
-                     struct st_err *err)
+int disk_create_swap(const char *instances_path, const char *path, int64_t mb, struct st_err *err)
 {
     static const char *const mkswap[] = {"mkswap", "-q", NULL};
     struct st_buf name = ST_BUF_INIT, base = ST_BUF_INIT;
@@ -457,8 +457,7 @@ int disk_base_cleanup(const char *instances_path, const char *const *in_use, siz
             (void) utimensat(dirfd(d), de->d_name, NULL, AT_SYMLINK_NOFOLLOW);
             continue;
         }
-        if ((int64_t) (now - sb.st_mtime) >= grace_s &&
-            unlinkat(dirfd(d), de->d_name, 0) == 0)
+        if ((int64_t) (now - sb.st_mtime) >= grace_s && unlinkat(dirfd(d), de->d_name, 0) == 0)
             count++;
     }
     closedir(d);

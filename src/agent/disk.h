@@ -46,8 +46,8 @@ void disk_base_path(const char *instances_path, const char *name, struct st_buf 
  * false for kernels and ramdisks (kept as they are, never inspected).
  * Appends the cached path to 'path_out'. */
 int disk_base_ensure(const char *instances_path, const struct model_image *img, bool kind_disk,
-                     disk_fetch_fn fetch, void *opaque, struct st_buf *path_out,
-                     struct st_err *err) __attribute__((warn_unused_result));
+                     disk_fetch_fn fetch, void *opaque, struct st_buf *path_out, struct st_err *err)
+    __attribute__((warn_unused_result));
 
 /* The virtual size of the image at 'path' in format 'fmt' (bytes), and
  * whether it refers to other files (backing file or external data file). */
@@ -69,8 +69,8 @@ int disk_grow(const char *path, int64_t size, struct st_err *err)
 int disk_create_ephemeral(const char *instances_path, const char *path, int64_t gb,
                           struct st_err *err) __attribute__((warn_unused_result));
 /* Swap disk of 'mb' MiB at 'path': a qcow2 overlay of a cached mkswap'd file. */
-int disk_create_swap(const char *instances_path, const char *path, int64_t mb,
-                     struct st_err *err) __attribute__((warn_unused_result));
+int disk_create_swap(const char *instances_path, const char *path, int64_t mb, struct st_err *err)
+    __attribute__((warn_unused_result));
 /* The cache names the ephemeral and swap bases use, for disk_base_cleanup. */
 void disk_ephemeral_name(int64_t gb, struct st_buf *out);
 void disk_swap_name(int64_t mb, struct st_buf *out);

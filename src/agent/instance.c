@@ -38,8 +38,7 @@ struct instance {
     char *paths[INSTANCE_FILE__COUNT];
 };
 
-struct instance *instance_new(const char *instances_path, const char *server_id,
-                              struct st_err *err)
+struct instance *instance_new(const char *instances_path, const char *server_id, struct st_err *err)
 {
     struct instance *inst;
     size_t n;
@@ -99,8 +98,7 @@ int instance_mkdir(const struct instance *inst, struct st_err *err)
 {
     const char *dir = inst->paths[INSTANCE_DIR];
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-        st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot create the instance directory '%s'",
-                   dir);
+        st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot create the instance directory '%s'", dir);
         return -1;
     }
     return 0;
@@ -140,8 +138,7 @@ int instance_remove(const struct instance *inst, struct st_err *err)
         return 0;
     }
     if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT) {
-        st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot remove the instance directory '%s'",
-                   dir);
+        st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot remove the instance directory '%s'", dir);
         return -1;
     }
     return 0;
@@ -201,15 +198,13 @@ json_t *instance_state_to_json(const struct instance_state *st)
 {
     json_t *flavor = json_null();
     if (st->flavor.id[0])
-        flavor = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I}", "id", st->flavor.id, "vcpus",
-                           st->flavor.vcpus, "ram", (json_int_t) st->flavor.ram_mb, "disk",
-                           (json_int_t) st->flavor.disk_gb, "ephemeral",
-                           (json_int_t) st->flavor.ephemeral_gb, "swap",
-                           (json_int_t) st->flavor.swap_mb);
-    return json_pack("{s:i, s:I, s:s, s:o, s:b, s:b}", "version", STATE_VERSION,
-                     "disk_generation", (json_int_t) st->disk_generation, "image_id",
-                     st->image_id, "flavor", flavor, "resize_backup", st->resize_backup,
-                     "rescued", st->rescued);
+        flavor = json_pack(
+            "{s:s, s:i, s:I, s:I, s:I, s:I}", "id", st->flavor.id, "vcpus", st->flavor.vcpus, "ram",
+            (json_int_t) st->flavor.ram_mb, "disk", (json_int_t) st->flavor.disk_gb, "ephemeral",
+            (json_int_t) st->flavor.ephemeral_gb, "swap", (json_int_t) st->flavor.swap_mb);
+    return json_pack("{s:i, s:I, s:s, s:o, s:b, s:b}", "version", STATE_VERSION, "disk_generation",
+                     (json_int_t) st->disk_generation, "image_id", st->image_id, "flavor", flavor,
+                     "resize_backup", st->resize_backup, "rescued", st->rescued);
 }
 
 static int bad_state(struct st_err *err, const char *field)
@@ -256,8 +251,7 @@ int instance_state_from_json(json_t *doc, struct instance_state *st, struct st_e
     return 0;
 }
 
-int instance_state_load(const struct instance *inst, struct instance_state *st,
-                        struct st_err *err)
+int instance_state_load(const struct instance *inst, struct instance_state *st, struct st_err *err)
 {
     const char *path = inst->paths[INSTANCE_STATE];
     struct st_buf b = ST_BUF_INIT;
@@ -354,8 +348,8 @@ void instance_utf8_sanitize(const char *data, size_t len, struct st_buf *out)
     }
 }
 
-int instance_console_tail(const char *path, int64_t lines, size_t max_bytes,
-                          struct st_buf *out, struct st_err *err)
+int instance_console_tail(const char *path, int64_t lines, size_t max_bytes, struct st_buf *out,
+                          struct st_err *err)
 {
     struct st_buf raw = ST_BUF_INIT;
     struct stat sb;

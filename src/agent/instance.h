@@ -85,18 +85,18 @@ struct instance_flavor {
 };
 
 struct instance_state {
-    int64_t disk_generation;    /* generation of the root disk; 0 = not built */
-    char image_id[MODEL_ID_MAX]; /* image the root disk is an overlay of */
+    int64_t disk_generation;       /* generation of the root disk; 0 = not built */
+    char image_id[MODEL_ID_MAX];   /* image the root disk is an overlay of */
     struct instance_flavor flavor; /* flavor the domain was last defined with */
-    bool resize_backup;         /* disk.resize (and the seed's copy) exist */
-    bool rescued;               /* disk.rescue exists and the domain boots it */
+    bool resize_backup;            /* disk.resize (and the seed's copy) exist */
+    bool rescued;                  /* disk.rescue exists and the domain boots it */
 };
 
 /* Fills 'st' from state.json; a missing file gives the empty state (nothing
  * built).  An unreadable or invalid file is an error: guessing could throw
  * away a user's disk. */
-int instance_state_load(const struct instance *inst, struct instance_state *st,
-                        struct st_err *err) __attribute__((warn_unused_result));
+int instance_state_load(const struct instance *inst, struct instance_state *st, struct st_err *err)
+    __attribute__((warn_unused_result));
 /* Writes state.json atomically. */
 int instance_state_save(const struct instance *inst, const struct instance_state *st,
                         struct st_err *err) __attribute__((warn_unused_result));
@@ -113,9 +113,8 @@ bool instance_state_flavor_is(const struct instance_state *st, const struct mode
  * 'path' ('lines' < 0: the whole file), at most its last 'max_bytes' bytes,
  * made valid UTF-8 (each invalid byte becomes U+FFFD) so that it can go into
  * JSON.  A missing file gives an empty text. */
-int instance_console_tail(const char *path, int64_t lines, size_t max_bytes,
-                          struct st_buf *out, struct st_err *err)
-    __attribute__((warn_unused_result));
+int instance_console_tail(const char *path, int64_t lines, size_t max_bytes, struct st_buf *out,
+                          struct st_err *err) __attribute__((warn_unused_result));
 /* Appends 'len' bytes of 'data' to 'out' with every byte that is not part of
  * a valid UTF-8 sequence replaced by U+FFFD, and NUL bytes dropped. */
 void instance_utf8_sanitize(const char *data, size_t len, struct st_buf *out);

@@ -44,7 +44,11 @@
 #include "common/util.h"
 #include "common/banned.h"
 
-#define AGENT_VERSION "0.1.0"
+#ifdef ST_VERSION
+#define AGENT_VERSION ST_VERSION
+#else
+#define AGENT_VERSION "0.0.0"
+#endif
 #define MOD "main"
 #define NS_PER_S INT64_C(1000000000)
 #define LONG_POLL_MAX_S 30
@@ -140,12 +144,12 @@ static void *signal_loop(void *opaque)
 struct heartbeat {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    json_t *last;           /* the last report (deep copy), or NULL */
-    int64_t last_sent_ns;   /* when a report last went out (either thread) */
-    bool busy;              /* a pass is running */
+    json_t *last;         /* the last report (deep copy), or NULL */
+    int64_t last_sent_ns; /* when a report last went out (either thread) */
+    bool busy;            /* a pass is running */
     bool quit;
     int interval_s;
-    struct client *client;  /* the heartbeat's own connection */
+    struct client *client; /* the heartbeat's own connection */
 };
 
 static void hb_sent(struct heartbeat *hb, json_t *report)
@@ -239,8 +243,8 @@ static int io_fetch(void *opaque, const struct model_image *img, const char *pat
     int64_t t0 = st_mono_ns();
     int rc = client_image_get(a->client, img->id, path, img->checksum, img->size, err);
     if (rc == 0)
-        log_info(MOD, "image '%s' (%lld bytes) fetched in %.1f s", img->id,
-                 (long long) img->size, (double) (st_mono_ns() - t0) / 1e9);
+        log_info(MOD, "image '%s' (%lld bytes) fetched in %.1f s", img->id, (long long) img->size,
+                 (double) (st_mono_ns() - t0) / 1e9);
     return rc;
 }
 
@@ -361,9 +365,8 @@ static int run(struct agent *a, bool once)
                 goto retry;
             registered = true;
             backoff_s = 1;
-            log_info(MOD, "registered host '%s' (%s) with %s, revision %lld", a->host,
-                     a->virt_type, cfg_str(a->cfg, "DEFAULT", "controller"),
-                     (long long) reg_rev);
+            log_info(MOD, "registered host '%s' (%s) with %s, revision %lld", a->host, a->virt_type,
+                     cfg_str(a->cfg, "DEFAULT", "controller"), (long long) reg_rev);
         }
 
         /* Long-poll: until the revision moves, an event, the next report
@@ -478,6 +481,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&a.hb.lock, NULL);
     pthread_cond_init(&a.hb.cond, NULL);
     while ((opt = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+        /* clang-format off */
         switch (opt) {
         case 'd': flags.data_dir = optarg; break;
         case 'C': flags.controller = optarg; break;
@@ -499,6 +503,7 @@ int main(int argc, char **argv)
         }
         default: usage(stderr); return 2;
         }
+        /* clang-format on */
     }
     if (optind != argc) {
         usage(stderr);
@@ -524,10 +529,17 @@ int main(int argc, char **argv)
     }
     cred_path = agent_credential_path(a.cfg, a.host);
     a.secret = agent_read_secret(cred_path, &err);
-    if (!a.secret)
+    if (!a.secret) {
+        struct st_err e = err;
+        st_err_clear(&err);
+        st_err_set(&err, e.kind,
+                   "no secret for host '%s': %s (bootstrap or `stratus-manage host add %s` "
+                   "writes it; or give --credential FILE)",
+                   a.host, e.msg, a.host);
         goto fail;
-    a.virt_type = agent_virt_type(cfg_str(a.cfg, "libvirt", "virt_type"), "/dev/kvm",
-                                  "/proc/cpuinfo");
+    }
+    a.virt_type =
+        agent_virt_type(cfg_str(a.cfg, "libvirt", "virt_type"), "/dev/kvm", "/proc/cpuinfo");
     a.report_interval = (int) cfg_int(a.cfg, "DEFAULT", "report_interval");
     a.hb.interval_s = a.report_interval;
 
@@ -611,8 +623,8 @@ int main(int argc, char **argv)
         st_buf_release(&b);
     }
     log_info(MOD, "stratus-agent %s for host '%s' (%s, %s), instances in %s, controller %s",
-             AGENT_VERSION, a.host, cfg_str(a.cfg, "libvirt", "uri"), a.virt_type,
-             a.instances_path, cfg_str(a.cfg, "DEFAULT", "controller"));
+             AGENT_VERSION, a.host, cfg_str(a.cfg, "libvirt", "uri"), a.virt_type, a.instances_path,
+             cfg_str(a.cfg, "DEFAULT", "controller"));
     rc = run(&a, once);
     if (rc != 0)
         log_errorx(MOD, "stopped without a successful pass");

@@ -34,8 +34,7 @@ const struct cfg_opt agent_opts[] = {
      "above it."},
     {"DEFAULT", "log_level", CFG_STR, "info", 0, 0,
      "Least severe level logged: debug, info, warning or error."},
-    {"DEFAULT", "log_file", CFG_STR, "", 0, 0,
-     "File to append the log to. Empty: standard error."},
+    {"DEFAULT", "log_file", CFG_STR, "", 0, 0, "File to append the log to. Empty: standard error."},
     {"DEFAULT", "report_interval", CFG_INT, "10", 1, 300,
      "Seconds between two reports (the heartbeat) when nothing happens. The controller's "
      "answer to registration may set a different value."},
@@ -73,11 +72,9 @@ struct cfg *agent_config(const char *config_file, const struct agent_flags *flag
         flags = &none;
     if ((config_file && cfg_load_file(cfg, config_file, err) < 0) ||
         (flags->data_dir && cfg_set(cfg, "DEFAULT", "data_dir", flags->data_dir, err) < 0) ||
-        (flags->controller &&
-         cfg_set(cfg, "DEFAULT", "controller", flags->controller, err) < 0) ||
+        (flags->controller && cfg_set(cfg, "DEFAULT", "controller", flags->controller, err) < 0) ||
         (flags->host && cfg_set(cfg, "DEFAULT", "host", flags->host, err) < 0) ||
-        (flags->credential &&
-         cfg_set(cfg, "DEFAULT", "credential", flags->credential, err) < 0) ||
+        (flags->credential && cfg_set(cfg, "DEFAULT", "credential", flags->credential, err) < 0) ||
         (flags->log_level && cfg_set(cfg, "DEFAULT", "log_level", flags->log_level, err) < 0) ||
         (flags->log_file && cfg_set(cfg, "DEFAULT", "log_file", flags->log_file, err) < 0))
         goto fail;
@@ -162,8 +159,7 @@ char *agent_read_secret(const char *path, struct st_err *err)
     for (size_t i = start; i < end; i++) {
         char c = b.buf[i];
         if (!isalnum((unsigned char) c) && !strchr("-_+/=", c)) {
-            st_err_set(err, ST_ERR_BAD_REQUEST, "the host secret in '%s' is not base64url",
-                       path);
+            st_err_set(err, ST_ERR_BAD_REQUEST, "the host secret in '%s' is not base64url", path);
             explicit_bzero(b.buf, b.len);
             st_buf_release(&b);
             return NULL;

@@ -52,9 +52,9 @@ struct srv {
     char fault_step[16];        /* the step that failed */
     int64_t retry_ns;           /* no new attempt before (monotonic) */
     int backoff_s;
-    struct st_buf fp;           /* the desired fields that matter, to retry at once on change */
-    bool was_running;           /* seen running at the end of the last pass */
-    bool hold;                  /* the guest powered itself off: keep it off */
+    struct st_buf fp; /* the desired fields that matter, to retry at once on change */
+    bool was_running; /* seen running by the last power step */
+    bool hold;        /* the guest powered itself off: keep it off */
     enum model_power prev_power;
     bool have_prev;
     enum pending pending;
@@ -245,8 +245,8 @@ static void srv_fail(struct reconciler *r, struct srv *sv, const char *step,
         sv->backoff_s = BACKOFF_MAX_S;
     sv->retry_ns = now + (int64_t) sv->backoff_s * NS_PER_S;
     if (is_new && log_rl_allow(&r->rl))
-        log_errorx(MOD, "server '%s': %s failed: %s (retrying in %d s)", sv->id, step,
-                   err->msg, sv->backoff_s);
+        log_errorx(MOD, "server '%s': %s failed: %s (retrying in %d s)", sv->id, step, err->msg,
+                   sv->backoff_s);
 }
 
 static void srv_ok(struct srv *sv)
@@ -332,10 +332,10 @@ struct ctx {
     struct srv *sv;
     struct instance *inst;
     struct instance_state st;
-    struct st_buf name;        /* domain name */
+    struct st_buf name;           /* domain name */
     struct st_buf kernel, initrd; /* cached kernel/ramdisk of the boot image */
     struct virt_info vi;
-    const char *step;          /* for the fault */
+    const char *step; /* for the fault */
 };
 
 static int refresh(struct ctx *c, struct st_err *err)
@@ -356,8 +356,7 @@ static int power_off_hard(struct ctx *c, struct st_err *err)
     if (virt_destroy(c->r->virt, c->name.buf, err) < 0)
         return -1;
     c->sv->was_running = false;
-    if (c->vi.state == VIRT_SUSPENDED &&
-        virt_managed_save_remove(c->r->virt, c->name.buf, err) < 0)
+    if (c->vi.state == VIRT_SUSPENDED && virt_managed_save_remove(c->r->virt, c->name.buf, err) < 0)
         return -1;
     return refresh(c, err);
 }
@@ -388,8 +387,7 @@ static int power_off_clean(struct ctx *c, enum pending why, const char *task_id,
     if (sv->pending == why && (!task_id || !strcmp(sv->pending_task, task_id))) {
         if (now < sv->pending_deadline_ns)
             return 0;
-        log_info(MOD, "server '%s': no clean shutdown after %d s: powering off", sv->id,
-                 timeout_s);
+        log_info(MOD, "server '%s': no clean shutdown after %d s: powering off", sv->id, timeout_s);
         if (power_off_hard(c, err) < 0)
             return -1;
         sv->pending = PEND_NONE;
@@ -420,8 +418,9 @@ static int step_root_disk(struct ctx *c, struct st_err *err)
         return 0;
     building(c->r, s->id);
     if (rebuild)
-        log_info(MOD, "server '%s': rebuilding from image '%s' (disk generation %" PRId64
-                      " -> %" PRId64 ")",
+        log_info(MOD,
+                 "server '%s': rebuilding from image '%s' (disk generation %" PRId64 " -> %" PRId64
+                 ")",
                  s->id, s->image.id, c->st.disk_generation, s->disk_generation);
     /* Nothing may run on the old disk while it is replaced. */
     if (power_off_hard(c, err) < 0)
@@ -620,8 +619,7 @@ static int step_resize(struct ctx *c, struct st_err *err)
             c->st.resize_backup = false;
             if (save_state(c, err) < 0)
                 return -1;
-            log_info(MOD, "server '%s': resize reverted to flavor '%s'", s->id,
-                     s->old_flavor.id);
+            log_info(MOD, "server '%s': resize reverted to flavor '%s'", s->id, s->old_flavor.id);
         }
         return 1;
     }
@@ -666,7 +664,10 @@ static int step_domain(struct ctx *c, struct st_err *err)
         goto out;
     if (st_read_file(instance_path(c->inst, INSTANCE_DOMAIN_XML), 1 << 20, &old, &rerr) < 0)
         st_buf_reset(&old);
-    if (c->vi.state == VIRT_MISSING || old.len != xml.len || memcmp(old.buf, xml.buf, xml.len)) {
+    /* Defined again when it changed, and when it is missing or only
+     * transient (undefined by hand while it ran). */
+    if (c->vi.state == VIRT_MISSING || !c->vi.persistent || old.len != xml.len ||
+        memcmp(old.buf, xml.buf, xml.len)) {
         if (virt_define(c->r->virt, xml.buf, err) < 0 ||
             st_write_file(instance_path(c->inst, INSTANCE_DOMAIN_XML), xml.buf, xml.len, 0644,
                           err) < 0)
@@ -696,6 +697,8 @@ static int step_power(struct ctx *c, struct st_err *err)
     struct srv *sv = c->sv;
     const struct model_server *s = c->s;
     const char *name = c->name.buf;
+    enum virt_state seen = c->vi.state; /* what the decision below is based on */
+    bool acted = true;                  /* cleared where nothing is done */
     int rc = 0;
 
     c->step = "power";
@@ -711,8 +714,9 @@ static int step_power(struct ctx *c, struct st_err *err)
 
     switch (s->power) {
     case MODEL_POWER_RUNNING:
-        switch (c->vi.state) {
+        switch (seen) {
         case VIRT_RUNNING:
+            acted = false;
             break;
         case VIRT_PAUSED:
             rc = virt_resume(r->virt, name, err);
@@ -734,8 +738,10 @@ static int step_power(struct ctx *c, struct st_err *err)
                 sv->hold = true;
                 log_info(MOD, "server '%s': the guest powered itself off; leaving it off", s->id);
             }
-            if (sv->hold)
+            if (sv->hold) {
+                acted = false;
                 break;
+            }
             rc = virt_start(r->virt, name, false, err);
             if (rc == 0)
                 log_info(MOD, "server '%s': started", s->id);
@@ -743,15 +749,17 @@ static int step_power(struct ctx *c, struct st_err *err)
         }
         break;
     case MODEL_POWER_STOPPED:
-        if (c->vi.state == VIRT_SUSPENDED) {
+        if (seen == VIRT_SUSPENDED) {
             rc = power_off_hard(c, err);
             break;
         }
+        if (seen == VIRT_SHUTOFF || seen == VIRT_MISSING)
+            acted = false;
         rc = power_off_clean(c, PEND_STOP, NULL, r->opts.shutdown_timeout, err);
         rc = rc < 0 ? -1 : 0;
         break;
     case MODEL_POWER_PAUSED:
-        switch (c->vi.state) {
+        switch (seen) {
         case VIRT_RUNNING:
             rc = virt_pause(r->virt, name, err);
             break;
@@ -766,11 +774,12 @@ static int step_power(struct ctx *c, struct st_err *err)
             rc = virt_start(r->virt, name, true, err);
             break;
         case VIRT_PAUSED:
+            acted = false;
             break;
         }
         break;
     case MODEL_POWER_SUSPENDED:
-        switch (c->vi.state) {
+        switch (seen) {
         case VIRT_RUNNING:
         case VIRT_PAUSED:
             rc = virt_managed_save(r->virt, name, err);
@@ -779,13 +788,22 @@ static int step_power(struct ctx *c, struct st_err *err)
             rc = virt_destroy(r->virt, name, err);
             break;
         default:
-            break; /* off, with or without a saved image: nothing to save */
+            acted = false; /* off, with or without a saved image: nothing to save */
+            break;
         }
         break;
     }
-    if (rc < 0)
+    if (rc < 0 || refresh(c, err) < 0)
         return -1;
-    return refresh(c, err);
+    /* What the next pass compares with.  When nothing was done, the state
+     * the decision saw, not the fresh one: a guest that stops between the
+     * two looks must still be seen going from running to off by the next
+     * pass.  A guest the agent is shutting down does not count as
+     * running: when it stops, that is not the guest's own doing. */
+    if (acted)
+        seen = c->vi.state;
+    sv->was_running = (seen == VIRT_RUNNING || seen == VIRT_PAUSED) && sv->pending == PEND_NONE;
+    return 0;
 }
 
 /* Converges one desired (not deleted) server. */
@@ -953,8 +971,7 @@ static json_t *task_reboot(struct reconciler *r, const struct model_task *t,
         }
         if (now < sv->pending_deadline_ns)
             goto out; /* still shutting down */
-        log_info(MOD, "server '%s': no clean shutdown within %d s: hard reboot", s->id,
-                 t->timeout);
+        log_info(MOD, "server '%s': no clean shutdown within %d s: hard reboot", s->id, t->timeout);
     }
     /* HARD, a deadline passed, or a soft reboot found the guest down. */
     if (c.vi.state != VIRT_SHUTOFF && virt_destroy(r->virt, c.name.buf, &err) < 0)
@@ -963,6 +980,7 @@ static json_t *task_reboot(struct reconciler *r, const struct model_task *t,
         goto fail;
     sv->pending = PEND_NONE;
     sv->hold = false;
+    sv->was_running = true;
     log_info(MOD, "server '%s': rebooted (task '%s')", s->id, t->id);
     entry = task_entry_done(t->id, NULL);
     goto out;
@@ -988,8 +1006,7 @@ static json_t *task_console(struct reconciler *r, const struct model_task *t)
         entry = task_entry_failed(t->id, err.msg);
     } else {
         json_t *text = json_stringn(out.buf, out.len);
-        entry = task_entry_done(t->id,
-                                json_pack("{s:o}", "output", text ? text : json_string("")));
+        entry = task_entry_done(t->id, json_pack("{s:o}", "output", text ? text : json_string("")));
     }
     instance_free(inst);
     st_buf_release(&out);
@@ -1108,7 +1125,7 @@ static const char *resize_report(const struct model_server *s, const struct inst
         return !st->resize_backup ? "confirmed" : NULL;
     case MODEL_RESIZE_REVERTING:
         return !st->resize_backup && instance_state_flavor_is(st, &s->old_flavor) ? "reverted"
-                                                                                   : NULL;
+                                                                                  : NULL;
     default:
         return NULL;
     }
@@ -1120,7 +1137,7 @@ static json_t *server_entry(struct reconciler *r, const struct model_server *s, 
     struct st_buf name = ST_BUF_INIT;
     struct instance *inst = instance_new(r->opts.instances_path, s->id, &err);
     struct instance_state st;
-    struct virt_info vi = {VIRT_MISSING, 0, false};
+    struct virt_info vi = {.state = VIRT_MISSING};
     const char *state = "building";
     const char *resize = NULL;
     json_t *fault = json_null();
@@ -1132,10 +1149,6 @@ static json_t *server_entry(struct reconciler *r, const struct model_server *s, 
         have_state = true;
     if (virt_state(r->virt, name.buf, &vi, &err) < 0)
         vi.state = VIRT_MISSING;
-    /* A guest the agent is shutting down does not count as running: when
-     * it stops, that is not the guest's own doing. */
-    sv->was_running = (vi.state == VIRT_RUNNING || vi.state == VIRT_PAUSED) &&
-                      sv->pending == PEND_NONE;
     if (sv->fault[0]) {
         state = "error";
         fault = json_pack("{s:s, s:s}", "message", sv->fault, "details", sv->fault_step);
@@ -1144,10 +1157,18 @@ static json_t *server_entry(struct reconciler *r, const struct model_server *s, 
         state = "building";
     } else {
         switch (vi.state) {
-        case VIRT_RUNNING: state = "running"; break;
-        case VIRT_PAUSED: state = "paused"; break;
-        case VIRT_SUSPENDED: state = "suspended"; break;
-        default: state = "shutoff"; break;
+        case VIRT_RUNNING:
+            state = "running";
+            break;
+        case VIRT_PAUSED:
+            state = "paused";
+            break;
+        case VIRT_SUSPENDED:
+            state = "suspended";
+            break;
+        default:
+            state = "shutoff";
+            break;
         }
         resize = resize_report(s, &st);
     }
@@ -1162,8 +1183,8 @@ static json_t *server_entry(struct reconciler *r, const struct model_server *s, 
 static json_t *gone_entry(const char *id)
 {
     return json_pack("{s:s, s:s, s:i, s:I, s:n, s:b, s:n}", "id", id, "state", "gone",
-                     "power_state", 0, "disk_generation", (json_int_t) 0, "resize", "rescued",
-                     0, "fault");
+                     "power_state", 0, "disk_generation", (json_int_t) 0, "resize", "rescued", 0,
+                     "fault");
 }
 
 /* ------------------------------------------------------------ housekeeping */
@@ -1189,8 +1210,7 @@ static void remove_leftovers(struct reconciler *r, const struct model_desired *d
         if (!desired_id(d, ids[i])) {
             if (remove_server(r, ids[i], &err) < 0) {
                 if (log_rl_allow(&r->rl))
-                    log_errorx(MOD, "cannot remove the leftover server '%s': %s", ids[i],
-                               err.msg);
+                    log_errorx(MOD, "cannot remove the leftover server '%s': %s", ids[i], err.msg);
                 st_err_clear(&err);
             } else {
                 log_info(MOD, "removed the leftover server '%s' (not desired on this host)",
@@ -1289,10 +1309,10 @@ json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64
         if (s->delete) {
             if (sv->fault[0])
                 json_array_append_new(
-                    servers, json_pack("{s:s, s:s, s:i, s:I, s:n, s:b, s:{s:s, s:s}}", "id",
-                                       s->id, "state", "error", "power_state", 0,
-                                       "disk_generation", (json_int_t) 0, "resize", "rescued", 0,
-                                       "fault", "message", sv->fault, "details", "delete"));
+                    servers, json_pack("{s:s, s:s, s:i, s:I, s:n, s:b, s:{s:s, s:s}}", "id", s->id,
+                                       "state", "error", "power_state", 0, "disk_generation",
+                                       (json_int_t) 0, "resize", "rescued", 0, "fault", "message",
+                                       sv->fault, "details", "delete"));
             else
                 json_array_append_new(servers, gone_entry(s->id));
             continue;
@@ -1318,6 +1338,6 @@ report:
     srv_drop_unseen(r);
     if (next_ns)
         *next_ns = next;
-    return json_pack("{s:I, s:o, s:o}", "revision", (json_int_t) d->revision, "servers",
-                     servers, "tasks", tasks);
+    return json_pack("{s:I, s:o, s:o}", "revision", (json_int_t) d->revision, "servers", servers,
+                     "tasks", tasks);
 }

@@ -37,8 +37,8 @@
 #include "common/err.h"
 
 struct reconcile_opts {
-    const char *instances_path;  /* absolute */
-    const char *virt_type;       /* "kvm" or "qemu" */
+    const char *instances_path; /* absolute */
+    const char *virt_type;      /* "kvm" or "qemu" */
     const char *vnc_listen;
     int memballoon_period;       /* seconds, 0 = off */
     int shutdown_timeout;        /* seconds a clean shutdown may take (stop, resize) */
@@ -49,8 +49,7 @@ struct reconcile_opts {
  * in tests). */
 struct reconcile_io {
     /* Downloads image 'img' into the new file 'path', checking its checksum. */
-    int (*fetch)(void *opaque, const struct model_image *img, const char *path,
-                 struct st_err *err);
+    int (*fetch)(void *opaque, const struct model_image *img, const char *path, struct st_err *err);
     /* Uploads the file 'path' as the data of image 'image_id'. */
     int (*upload)(void *opaque, const char *image_id, const char *path, struct st_err *err);
     /* Slow work for 'server_id' is about to start (may be NULL): the

@@ -22,7 +22,7 @@
 struct virt {
     char *uri;
     virConnectPtr conn;
-    int cb_id;                /* lifecycle callback id on 'conn', -1 if none */
+    int cb_id; /* lifecycle callback id on 'conn', -1 if none */
     virt_event_fn on_event;
     void *opaque;
     pthread_t thread;
@@ -63,8 +63,7 @@ static int last_code(void)
     return e ? e->code : VIR_ERR_OK;
 }
 
-static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
-                        void *opaque)
+static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
     struct virt *v = opaque;
     (void) conn;
@@ -115,9 +114,8 @@ static int connect_now(struct virt *v, struct st_err *err)
     /* libvirtd answers keepalives; a dead daemon is noticed within ~30 s
      * even when no call is made. */
     (void) virConnectSetKeepAlive(v->conn, 5, 5);
-    v->cb_id = virConnectDomainEventRegisterAny(
-        v->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), v,
-        NULL);
+    v->cb_id = virConnectDomainEventRegisterAny(v->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), v, NULL);
     if (v->cb_id < 0) {
         lv_err(err, "registering for domain events", NULL);
         disconnect(v);
@@ -126,8 +124,7 @@ static int connect_now(struct virt *v, struct st_err *err)
     return 0;
 }
 
-struct virt *virt_open(const char *uri, virt_event_fn on_event, void *opaque,
-                       struct st_err *err)
+struct virt *virt_open(const char *uri, virt_event_fn on_event, void *opaque, struct st_err *err)
 {
     struct virt *v;
     (void) pthread_once(&event_once, register_event_impl);
@@ -217,6 +214,7 @@ int virt_state(struct virt *v, const char *name, struct virt_info *out, struct s
         return -1;
     }
     out->reason = reason;
+    out->persistent = virDomainIsPersistent(dom) == 1;
     switch (state) {
     case VIR_DOMAIN_RUNNING:
     case VIR_DOMAIN_BLOCKED:
@@ -377,8 +375,8 @@ static int op_managed_save_remove(virDomainPtr dom, unsigned flags)
 int virt_start(struct virt *v, const char *name, bool paused, struct st_err *err)
 {
     static const int ok[] = {VIR_ERR_OPERATION_INVALID, VIR_ERR_OK};
-    return domain_op(v, name, "start", false, op_start, paused ? VIR_DOMAIN_START_PAUSED : 0,
-                     ok, err);
+    return domain_op(v, name, "start", false, op_start, paused ? VIR_DOMAIN_START_PAUSED : 0, ok,
+                     err);
 }
 
 int virt_shutdown(struct virt *v, const char *name, struct st_err *err)
@@ -419,8 +417,8 @@ int virt_managed_save(struct virt *v, const char *name, struct st_err *err)
 
 int virt_managed_save_remove(struct virt *v, const char *name, struct st_err *err)
 {
-    return domain_op(v, name, "removing the managed save image", true, op_managed_save_remove,
-                     0, NULL, err);
+    return domain_op(v, name, "removing the managed save image", true, op_managed_save_remove, 0,
+                     NULL, err);
 }
 
 /* "5B3C...-..." and "5b3c..." name the same UUID: compare hex digits only. */
@@ -493,8 +491,7 @@ int virt_list_servers(struct virt *v, const char *instances_path, char ***ids, s
         char uuid[VIR_UUID_STRING_BUFLEN];
         char *meta;
         if (name && !strncmp(name, NAME_PREFIX, strlen(NAME_PREFIX)) &&
-            st_is_uuid(name + strlen(NAME_PREFIX)) &&
-            virDomainGetUUIDString(doms[i], uuid) == 0 &&
+            st_is_uuid(name + strlen(NAME_PREFIX)) && virDomainGetUUIDString(doms[i], uuid) == 0 &&
             same_uuid(uuid, name + strlen(NAME_PREFIX))) {
             meta = virDomainGetMetadata(doms[i], VIR_DOMAIN_METADATA_ELEMENT, NOVA_NS, 0);
             st_buf_reset(&dir);
@@ -554,12 +551,11 @@ int virt_host_info(struct virt *v, json_t *info, struct st_err *err)
     json_object_set_new(info, "vcpus", json_integer((json_int_t) ni.cpus));
     json_object_set_new(info, "memory_mb", json_integer((json_int_t) (ni.memory / 1024)));
     json_object_set_new(info, "hypervisor_version", json_integer((json_int_t) hv));
-    json_object_set_new(
-        info, "cpu_info",
-        json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:i}}", "arch", ni.model, "model",
-                  model ? model : "", "vendor", vendor ? vendor : "", "topology", "sockets",
-                  (int) (ni.sockets * (ni.nodes ? ni.nodes : 1)), "cores", (int) ni.cores,
-                  "threads", (int) ni.threads));
+    json_object_set_new(info, "cpu_info",
+                        json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:i}}", "arch", ni.model, "model",
+                                  model ? model : "", "vendor", vendor ? vendor : "", "topology",
+                                  "sockets", (int) (ni.sockets * (ni.nodes ? ni.nodes : 1)),
+                                  "cores", (int) ni.cores, "threads", (int) ni.threads));
     xmlFree(model);
     xmlFree(vendor);
     xmlXPathFreeContext(ctx);

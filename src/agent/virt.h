@@ -29,8 +29,7 @@ typedef void (*virt_event_fn)(void *opaque);
 
 /* Opens 'uri' and starts the event thread.  'on_event' may be NULL.
  * Returns a new driver (virt_close) or NULL with 'err' set. */
-struct virt *virt_open(const char *uri, virt_event_fn on_event, void *opaque,
-                       struct st_err *err);
+struct virt *virt_open(const char *uri, virt_event_fn on_event, void *opaque, struct st_err *err);
 /* Stops the event thread and closes the connection. */
 void virt_close(struct virt *v);
 /* Reopens the connection when it is dead (libvirtd restarted); cheap when
@@ -39,18 +38,19 @@ int virt_check(struct virt *v, struct st_err *err) __attribute__((warn_unused_re
 
 /* What a domain is doing, as the reconciler needs it. */
 enum virt_state {
-    VIRT_MISSING,     /* not defined */
-    VIRT_RUNNING,     /* running, blocked, or being shut down */
+    VIRT_MISSING, /* not defined */
+    VIRT_RUNNING, /* running, blocked, or being shut down */
     VIRT_PAUSED,
-    VIRT_SHUTOFF,     /* defined, not running, no managed save image */
-    VIRT_SUSPENDED,   /* not running, with a managed save image (or pmsuspended) */
+    VIRT_SHUTOFF,   /* defined, not running, no managed save image */
+    VIRT_SUSPENDED, /* not running, with a managed save image (or pmsuspended) */
     VIRT_CRASHED,
 };
 
 struct virt_info {
     enum virt_state state;
-    int reason;          /* libvirt's state reason (VIR_DOMAIN_SHUTOFF_*, ...) */
-    bool shut_by_guest;  /* SHUTOFF because the guest powered itself off */
+    int reason;         /* libvirt's state reason (VIR_DOMAIN_SHUTOFF_*, ...) */
+    bool shut_by_guest; /* SHUTOFF because the guest powered itself off */
+    bool persistent;    /* has a persistent definition (not transient) */
 };
 
 /* The state of domain 'name' (VIRT_MISSING when it is not defined). */

@@ -35,7 +35,7 @@ SERVERS=()
 AGENT_PID=
 FC_PID=
 
-plan 58
+plan 81
 
 # QEMU runs as libvirt-qemu: it must reach the files under $ST_TMP.
 chmod 0755 "$ST_TMP"
@@ -43,6 +43,10 @@ chmod 0755 "$ST_TMP"
 teardown() {
     local id
     [ -n "$AGENT_PID" ] && kill -KILL "$AGENT_PID" 2>/dev/null
+    if [ "$ST_FAILED" -ne 0 ]; then
+        cp "$ST_TMP/agent.log" "${TMPDIR:-/tmp}/t-agent-fake.agent.log" 2>/dev/null &&
+            echo "# agent log kept in ${TMPDIR:-/tmp}/t-agent-fake.agent.log"
+    fi
     for id in "${SERVERS[@]}"; do
         virsh -q -c "$LIBVIRT" destroy "instance-$id" >/dev/null 2>&1
         virsh -q -c "$LIBVIRT" undefine "instance-$id" --managed-save --nvram >/dev/null 2>&1
@@ -267,7 +271,11 @@ check_match "console_log without length returns the whole log" 'stratus-guest: b
 
 t0=$(now)
 fcx set "$S1" power='"stopped"'
-wait_state "$S1" shutoff 60 "stop: vm1 is shut off ($(since "$t0") s)"
+if fcx wait "$S1" shutoff 60 >/dev/null; then
+    ok "stop: vm1 is shut off ($(since "$t0") s, a clean shutdown)"
+else
+    not_ok "stop: vm1 is shut off"
+fi
 check "stop was a clean ACPI shutdown (the guest ran its shutdown)" \
     grep -q "stratus-guest: shutting down" <(console "$S1")
 check_eq "libvirt agrees" "shut off" "$(dom_state "$S1")"
@@ -317,6 +325,52 @@ virsh -q -c "$LIBVIRT" undefine "instance-$S1" >/dev/null 2>&1
 sleep 1
 wait_state "$S1" running 30 "a domain destroyed and undefined by hand is defined and started again"
 check_eq "libvirt has it running" running "$(dom_state "$S1")"
+
+# ------------------------------------------------------------------ pause, suspend
+
+fcx set "$S1" power='"paused"'
+wait_state "$S1" paused 30 "pause: vm1 is paused"
+check_eq "pause: libvirt agrees" paused "$(dom_state "$S1")"
+fcx set "$S1" power='"suspended"'
+wait_state "$S1" suspended 60 "suspend: vm1 is suspended (managed save, power state 7)"
+check_eq "suspend: the domain is off with a saved image" "shut off 7" \
+    "$(dom_state "$S1") $(state_of "$S1" power_state)"
+n_ready=$(console "$S1" | grep -c '^stratus-guest: ready')
+fcx set "$S1" power='"running"'
+wait_state "$S1" running 60 "resume: vm1 runs again from its saved memory"
+sleep 2
+check_eq "resume: the guest did not boot again" "$n_ready" \
+    "$(console "$S1" | grep -c '^stratus-guest: ready')"
+
+# ------------------------------------------------------------------ failures
+
+# A server whose image cannot be fetched, and one whose image does not match
+# its checksum, fail alone: each is "error" with a fault, vm1 runs on.
+S3=$(uuid)
+S4=$(uuid)
+SERVERS+=("$S3" "$S4")
+MISSING=$(uuid)
+cp "$FCDIR/images/$I" "$FCDIR/images/$MISSING"
+fcx add-server "$(server_json "$S3" vm3 "$MISSING")"
+rm -f "$FCDIR/images/$MISSING"
+BADSUM=$(uuid)
+cp "$FCDIR/images/$I" "$FCDIR/images/$BADSUM"
+fcx add-server "$(server_json "$S4" vm4 "$BADSUM" "{\"disk_generation\": 1}" |
+    /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); s["image"]["checksum"]="0"*32; print(json.dumps(s))')"
+wait_state "$S3" error 30 "an image the controller does not have: error"
+check_match "... with the controller's message as the fault" "No image found with ID $MISSING" \
+    "$(fcx report "$S3")"
+wait_state "$S4" error 30 "an image that does not match its checksum: error"
+check_match "... with a checksum fault" "checksum mismatch" "$(fcx report "$S4")"
+check "... and nothing is cached for it" test ! -e "$INST/_base/$BADSUM"
+check_eq "vm1 runs on" running "$(state_of "$S1")"
+fcx set "$S3" delete=true
+fcx set "$S4" delete=true
+if fcx wait-gone "$S3" 30 && fcx wait-gone "$S4" 30; then
+    ok "failed servers can be deleted"
+else
+    not_ok "failed servers can be deleted"
+fi
 
 # ------------------------------------------------------------------ snapshot
 
@@ -386,20 +440,21 @@ check "unrescue: the rescue disk is gone" test ! -e "$INST/$S1/disk.rescue"
 
 # ------------------------------------------------------------------ crash safety
 
-# A slow image source: the agent is killed while it downloads.
+# A slow image source: while the agent waits for it, the heartbeat says
+# "building"; then the agent is killed in the middle of the download.
 stop_fc
-start_fc --image-delay 3
+start_fc --image-delay 8
 kill -KILL "$AGENT_PID"
 wait "$AGENT_PID" 2>/dev/null
 start_agent
 S2=$(uuid)
 SERVERS+=("$S2")
-fcx add-server "$(server_json "$S2" vm2 "$I2")"
-for _ in $(seq 100); do
-    [ -d "$INST/$S2" ] && break
-    sleep 0.1
-done
-sleep 1
+fcx add-server "$(server_json "$S2" vm2 "$I2" '{"config_drive": true, "user_data": "IyEvYmluL3NoCmVjaG8gaGVsbG8K", "flavor": {"id": "f4", "name": "eph", "vcpus": 1, "ram": 128, "disk": 1, "ephemeral": 1, "swap": 16, "extra_specs": {}}}')"
+if fcx wait "$S2" building 7 >/dev/null; then
+    ok "a slow build is reported building by the heartbeat"
+else
+    not_ok "a slow build is reported building by the heartbeat"
+fi
 kill -KILL "$AGENT_PID"
 wait "$AGENT_PID" 2>/dev/null
 check "SIGKILL in the middle of a build leaves a partial download, never a base" \
@@ -408,12 +463,15 @@ stop_fc
 start_fc
 start_agent
 wait_state "$S2" running 60 "after the restart vm2 is built and runs"
-if wait_console "$S2" "^stratus-guest: hostname=vm2 " 1 "$BOOT_TIMEOUT"; then
-    ok "vm2 boots"
+if wait_console "$S2" "^stratus-guest: hostname=vm2 .* userdata=ok seed=configdrive" 1 "$BOOT_TIMEOUT"; then
+    ok "vm2 boots from a config drive and runs its user data"
 else
-    not_ok "vm2 boots"
+    not_ok "vm2 boots from a config drive and runs its user data"
     console_tail "$S2"
 fi
+check "vm2 has its ephemeral and swap disks" \
+    test -s "$INST/$S2/disk.local" -a -s "$INST/$S2/disk.swap" -a -s "$INST/$S2/disk.config"
+check "... attached to its domain" grep -q "$INST/$S2/disk.swap" <(virsh -q -c "$LIBVIRT" domblklist "instance-$S2")
 check "no partial download is left" test -z "$(ls "$INST/_base" | grep -E '\.(part|tmp)$')"
 check_eq "vm1 kept running across the agent's crash" running "$(dom_state "$S1")"
 
@@ -463,6 +521,6 @@ check "--once reported" test "$(grep -c . "$FCDIR/reports.jsonl")" -gt 0
 # ------------------------------------------------------------------ end
 
 check "the agent logged no error it should not have" \
-    test -z "$(grep -E ' ERROR ' "$ST_TMP/agent.log" | grep -v 'controller:')"
+    test -z "$(grep -E ' ERROR ' "$ST_TMP/agent.log" | grep -v -e 'controller:' -e "$S3" -e "$S4")"
 sanitizer_clean
 done_testing

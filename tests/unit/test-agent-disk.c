@@ -38,8 +38,8 @@ static int teardown(void **state)
     return 0;
 }
 
-static void qemu_img(const char *a1, const char *a2, const char *a3, const char *a4,
-                     const char *a5, const char *a6, const char *a7, const char *a8)
+static void qemu_img(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
+                     const char *a6, const char *a7, const char *a8)
 {
     const char *argv[] = {a1, a2, a3, a4, a5, a6, a7, a8};
     struct st_cmd *cmd = cmd_new("qemu-img");
@@ -103,9 +103,9 @@ static void t01_formats(void **state)
     static const struct {
         const char *glance, *cached;
     } cases[] = {
-        {"raw", "raw"},   {"qcow2", "qcow2"}, {"ami", "raw"},   {"aki", "raw"},
+        {"raw", "raw"},   {"qcow2", "qcow2"}, {"ami", "raw"},    {"aki", "raw"},
         {"ari", "raw"},   {"iso", "raw"},     {"vmdk", "qcow2"}, {"vdi", "qcow2"},
-        {"vhd", "qcow2"}, {"vhdx", "qcow2"},  {"ploop", NULL},  {"", NULL},
+        {"vhd", "qcow2"}, {"vhdx", "qcow2"},  {"ploop", NULL},   {"", NULL},
     };
     (void) state;
     for (size_t i = 0; i < ST_ARRAY_SIZE(cases); i++) {
@@ -300,9 +300,8 @@ static void t07_cleanup(void **state)
     assert_int_equal(disk_base_cleanup(tmp, in_use, 2, 0, &removed, &err), 0);
     assert_int_equal(removed, 0);
     assert_int_equal(mkdir(path_in("_base"), 0755), 0);
-    for (const char *const *n = (const char *const[]){IMG1, IMG2, "ephemeral_1G_ext4",
-                                                      "swap_64M", IMG2 ".part", "x.tmp",
-                                                      NULL};
+    for (const char *const *n = (const char *const[]){IMG1, IMG2, "ephemeral_1G_ext4", "swap_64M",
+                                                      IMG2 ".part", "x.tmp", NULL};
          *n; n++) {
         char p[4096];
         FILE *f;

@@ -29,16 +29,14 @@ static void t01_paths_from_the_id(void **state)
     assert_string_equal(instance_id(inst), UUID1);
     assert_string_equal(instance_path(inst, INSTANCE_DIR), "/srv/inst/" UUID1);
     assert_string_equal(instance_path(inst, INSTANCE_DISK), "/srv/inst/" UUID1 "/disk");
-    assert_string_equal(instance_path(inst, INSTANCE_DISK_LOCAL),
-                        "/srv/inst/" UUID1 "/disk.local");
+    assert_string_equal(instance_path(inst, INSTANCE_DISK_LOCAL), "/srv/inst/" UUID1 "/disk.local");
     assert_string_equal(instance_path(inst, INSTANCE_DISK_SWAP), "/srv/inst/" UUID1 "/disk.swap");
     assert_string_equal(instance_path(inst, INSTANCE_DISK_CONFIG),
                         "/srv/inst/" UUID1 "/disk.config");
     assert_string_equal(instance_path(inst, INSTANCE_DISK_SEED), "/srv/inst/" UUID1 "/disk.seed");
     assert_string_equal(instance_path(inst, INSTANCE_CONSOLE_LOG),
                         "/srv/inst/" UUID1 "/console.log");
-    assert_string_equal(instance_path(inst, INSTANCE_DOMAIN_XML),
-                        "/srv/inst/" UUID1 "/domain.xml");
+    assert_string_equal(instance_path(inst, INSTANCE_DOMAIN_XML), "/srv/inst/" UUID1 "/domain.xml");
     assert_string_equal(instance_path(inst, INSTANCE_STATE), "/srv/inst/" UUID1 "/state.json");
     assert_null(instance_path(inst, INSTANCE_FILE__COUNT));
     assert_int_equal(instance_seed_file(true), INSTANCE_DISK_CONFIG);
@@ -88,8 +86,8 @@ static void t02_ids_that_are_not_uuids_are_refused(void **state)
 static void t03_state_json_round_trip(void **state)
 {
     struct instance_state a, b;
-    struct model_flavor f = {.vcpus = 2, .ram_mb = 512, .disk_gb = 10, .ephemeral_gb = 1,
-                             .swap_mb = 256};
+    struct model_flavor f = {
+        .vcpus = 2, .ram_mb = 512, .disk_gb = 10, .ephemeral_gb = 1, .swap_mb = 256};
     struct st_err err = ST_ERR_INIT;
     json_t *doc;
     (void) state;
@@ -220,9 +218,11 @@ static void t06_list_and_remove(void **state)
     /* Not instance directories: _base, a file named like a UUID, a symlink. */
     assert_int_equal(snprintf(path, sizeof(path), "%s/_base", dir) > 0, 1);
     assert_int_equal(mkdir(path, 0755), 0);
-    assert_int_equal(snprintf(path, sizeof(path), "%s/5b3c1a2e-0000-4000-8000-000000000003", dir) > 0, 1);
+    assert_int_equal(
+        snprintf(path, sizeof(path), "%s/5b3c1a2e-0000-4000-8000-000000000003", dir) > 0, 1);
     write_text(path, "x", 1);
-    assert_int_equal(snprintf(path, sizeof(path), "%s/5b3c1a2e-0000-4000-8000-000000000004", dir) > 0, 1);
+    assert_int_equal(
+        snprintf(path, sizeof(path), "%s/5b3c1a2e-0000-4000-8000-000000000004", dir) > 0, 1);
     assert_int_equal(symlink("/tmp", path), 0);
 
     assert_int_equal(instance_list(dir, &ids, &n, &err), 0);
@@ -235,7 +235,8 @@ static void t06_list_and_remove(void **state)
 
     /* Removal takes the directory and its files, and does not follow a
      * symlink inside it. */
-    assert_int_equal(snprintf(path, sizeof(path), "%s/link", instance_path(a, INSTANCE_DIR)) > 0, 1);
+    assert_int_equal(snprintf(path, sizeof(path), "%s/link", instance_path(a, INSTANCE_DIR)) > 0,
+                     1);
     assert_int_equal(symlink(instance_path(b, INSTANCE_DIR), path), 0);
     assert_int_equal(instance_remove(a, &err), 0);
     assert_false(instance_exists(a));
@@ -311,8 +312,7 @@ static void t08_console_tail_limits(void **state)
     {
         struct st_buf out = ST_BUF_INIT;
         struct st_err err = ST_ERR_INIT;
-        assert_int_equal(instance_console_tail("/nonexistent/console.log", 5, 1024, &out, &err),
-                         0);
+        assert_int_equal(instance_console_tail("/nonexistent/console.log", 5, 1024, &out, &err), 0);
         assert_int_equal(out.len, 0);
         st_buf_release(&out);
     }

@@ -85,8 +85,8 @@ static void t02_file_then_flags(void **state)
                                           "virt_type = qemu\n"
                                           "[network]\n"
                                           "local_ip = 192.0.2.5\n");
-    struct agent_flags flags = {.data_dir = "/from/flag", .controller = "http://192.0.2.1:5000",
-                                .host = "flaghost"};
+    struct agent_flags flags = {
+        .data_dir = "/from/flag", .controller = "http://192.0.2.1:5000", .host = "flaghost"};
     struct cfg *cfg = agent_config(conf, &flags, &err);
     char *p;
     (void) state;
@@ -162,11 +162,9 @@ static void t05_virt_type(void **state)
     char vmx[4096], novirt[4096], svm[4096];
     (void) state;
     assert_true(snprintf(vmx, sizeof(vmx), "%s", with_vmx) > 0);
-    assert_true(snprintf(svm, sizeof(svm), "%s",
-                         file("cpuinfo-svm", "flags\t\t: fpu svm\n")) > 0);
+    assert_true(snprintf(svm, sizeof(svm), "%s", file("cpuinfo-svm", "flags\t\t: fpu svm\n")) > 0);
     assert_true(snprintf(novirt, sizeof(novirt), "%s",
-                         file("cpuinfo-none", "flags\t\t: fpu vme vmxnet svmx hypervisor\n")) >
-                0);
+                         file("cpuinfo-none", "flags\t\t: fpu vme vmxnet svmx hypervisor\n")) > 0);
     /* Explicit choices are taken as they are. */
     assert_string_equal(agent_virt_type("kvm", "/nonexistent", novirt), "kvm");
     assert_string_equal(agent_virt_type("qemu", "/dev/null", vmx), "qemu");
