@@ -202,9 +202,11 @@ json_t *instance_state_to_json(const struct instance_state *st)
             "{s:s, s:i, s:I, s:I, s:I, s:I}", "id", st->flavor.id, "vcpus", st->flavor.vcpus, "ram",
             (json_int_t) st->flavor.ram_mb, "disk", (json_int_t) st->flavor.disk_gb, "ephemeral",
             (json_int_t) st->flavor.ephemeral_gb, "swap", (json_int_t) st->flavor.swap_mb);
-    return json_pack("{s:i, s:I, s:s, s:o, s:b, s:b}", "version", STATE_VERSION, "disk_generation",
-                     (json_int_t) st->disk_generation, "image_id", st->image_id, "flavor", flavor,
-                     "resize_backup", st->resize_backup, "rescued", st->rescued);
+    return json_pack("{s:i, s:I, s:s, s:o, s:b, s:b, s:I}", "version", STATE_VERSION,
+                     "disk_generation", (json_int_t) st->disk_generation, "image_id",
+                     st->image_id, "flavor", flavor, "resize_backup", st->resize_backup,
+                     "rescued", st->rescued, "held_power_generation",
+                     (json_int_t) st->held_power_generation);
 }
 
 static int bad_state(struct st_err *err, const char *field)
@@ -225,7 +227,9 @@ int instance_state_from_json(json_t *doc, struct instance_state *st, struct st_e
         jget_int(doc, "disk_generation", true, 0, INT64_MAX, &st->disk_generation, err) < 0 ||
         jget_str(doc, "image_id", false, MODEL_ID_MAX - 1, &image_id, err) < 0 ||
         jget_bool(doc, "resize_backup", false, &st->resize_backup, err) < 0 ||
-        jget_bool(doc, "rescued", false, &st->rescued, err) < 0)
+        jget_bool(doc, "rescued", false, &st->rescued, err) < 0 ||
+        jget_int(doc, "held_power_generation", false, 0, INT64_MAX, &st->held_power_generation,
+                 err) < 0)
         return -1;
     if (image_id[0] && !st_is_uuid(image_id))
         return bad_state(err, "image_id");

@@ -90,6 +90,9 @@ struct instance_state {
     struct instance_flavor flavor; /* flavor the domain was last defined with */
     bool resize_backup;            /* disk.resize (and the seed's copy) exist */
     bool rescued;                  /* disk.rescue exists and the domain boots it */
+    int64_t held_power_generation; /* the guest powered itself off while the
+                                      controller's power generation was this;
+                                      0 = not held */
 };
 
 /* Fills 'st' from state.json; a missing file gives the empty state (nothing

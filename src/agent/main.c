@@ -36,6 +36,7 @@
 
 #include "agent/client.h"
 #include "agent/model.h"
+#include "agent/net.h"
 #include "agent/options.h"
 #include "agent/reconcile.h"
 #include "agent/virt.h"
@@ -228,6 +229,8 @@ static void *heartbeat_loop(void *opaque)
 struct agent {
     struct cfg *cfg;
     char *host, *instances_path, *secret;
+    char vtep[64];              /* this host's address for VXLAN, "" if unknown */
+    struct net_state *net;
     const char *virt_type;
     struct virt *virt;
     struct client *client;
@@ -290,20 +293,11 @@ static void check_reachable(const char *path)
 static json_t *register_body(struct agent *a, struct st_err *err)
 {
     json_t *b = json_object();
-    const char *local_ip = cfg_str(a->cfg, "network", "local_ip");
-    char ip[64] = "";
+    const char *ip = a->vtep;
     struct statvfs vfs;
 
     if (virt_host_info(a->virt, b, err) < 0)
         goto fail;
-    if (local_ip && *local_ip) {
-        if (st_snprintf(ip, sizeof(ip), "%s", local_ip) < 0)
-            ip[0] = '\0';
-    } else {
-        struct st_err e = ST_ERR_INIT;
-        if (client_local_ip(a->client, ip, sizeof(ip), &e) < 0)
-            log_warnx(MOD, "%s", e.msg);
-    }
     json_object_set_new(b, "hypervisor_type", json_string("QEMU"));
     json_object_set_new(b, "hypervisor_hostname", json_string(a->host));
     json_object_set_new(b, "virt_type", json_string(a->virt_type));
@@ -591,7 +585,35 @@ int main(int argc, char **argv)
         goto fail;
     client_set_wake(a.hb.client, -1, &stopping);
     {
+        /* The VTEP address: configured, or the one that reaches the
+         * controller; computed once so networking and registration agree. */
+        const char *local_ip = cfg_str(a.cfg, "network", "local_ip");
+        struct st_buf state = ST_BUF_INIT;
+        if (local_ip && *local_ip) {
+            if (st_snprintf(a.vtep, sizeof(a.vtep), "%s", local_ip) < 0) {
+                st_err_set(&err, ST_ERR_BAD_REQUEST, "[network] local_ip is too long");
+                goto fail;
+            }
+        } else {
+            struct st_err e = ST_ERR_INIT;
+            if (client_local_ip(a.client, a.vtep, sizeof(a.vtep), &e) < 0)
+                log_warnx(MOD, "no VTEP address, VXLAN networks will fail: %s", e.msg);
+        }
+        st_buf_addf(&state, "%s/network", cfg_str(a.cfg, "DEFAULT", "data_dir"));
+        struct net_opts nopts = {
+            .state_dir = state.buf,
+            .physical_interface_mappings = cfg_str(a.cfg, "network",
+                                                   "physical_interface_mappings"),
+            .local_ip = a.vtep,
+        };
+        a.net = net_new(&nopts, &err);
+        st_buf_release(&state);
+        if (!a.net)
+            goto fail;
+    }
+    {
         struct reconcile_opts ropts = {
+            .net = a.net,
             .instances_path = a.instances_path,
             .virt_type = a.virt_type,
             .vnc_listen = cfg_str(a.cfg, "libvirt", "vnc_listen"),
@@ -647,6 +669,7 @@ out:
         pthread_join(sig_thread, NULL);
     }
     reconcile_free(a.rec);
+    net_free(a.net);
     client_free(a.client);
     client_free(a.hb.client);
     virt_close(a.virt);

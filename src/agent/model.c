@@ -276,6 +276,8 @@ static int parse_server(json_t *o, struct model_server *s, struct st_err *err)
         s->power = MODEL_POWER_SUSPENDED;
     else
         return bad(err, "power", power);
+    if (get_int(o, "power_generation", false, 0, INT64_MAX, &s->power_generation, err) < 0)
+        return -1;
     s->delete = json_is_true(json_object_get(o, "delete"));
     s->config_drive = json_is_true(json_object_get(o, "config_drive"));
     s->disk_generation = 1;

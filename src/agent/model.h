@@ -108,6 +108,7 @@ struct model_server {
     struct model_image kernel;   /* present == false when none */
     struct model_image ramdisk;
     enum model_power power;
+    int64_t power_generation;    /* bumped by each explicit power request */
     bool delete;
     int64_t disk_generation;
     bool config_drive;

@@ -52,8 +52,8 @@ const struct cfg_opt agent_opts[] = {
     {"libvirt", "mem_stats_period_seconds", CFG_INT, "10", 0, 3600,
      "Seconds between the memory balloon's statistics updates. 0: off."},
     {"network", "physical_interface_mappings", CFG_STR, "", 0, 0,
-     "Provider networks and their interfaces: PHYSNET:IFACE[,PHYSNET:IFACE...] (reserved "
-     "for the networking work)."},
+     "Provider networks and their uplinks: PHYSNET:IFACE[,PHYSNET:IFACE...]. A flat network "
+     "on PHYSNET bridges IFACE itself, a vlan network IFACE.VID."},
     {"network", "local_ip", CFG_STR, "", 0, 0,
      "Address of this host for tunnels (VXLAN endpoint) and the controller's records. "
      "Empty: the address the host reaches the controller from."},

@@ -56,6 +56,7 @@ struct srv {
     bool was_running; /* seen running by the last power step */
     bool hold;        /* the guest powered itself off: keep it off */
     enum model_power prev_power;
+    int64_t prev_power_gen;
     bool have_prev;
     enum pending pending;
     int64_t pending_deadline_ns;
@@ -707,10 +708,22 @@ static int step_power(struct ctx *c, struct st_err *err)
         return 0;
     if (sv->pending == PEND_STOP && s->power != MODEL_POWER_STOPPED)
         sv->pending = PEND_NONE;
+    /* A hold survives agent restarts (state.json) for as long as the
+     * controller asks for nothing new; any explicit power request (a new
+     * generation) or a desired power other than running lifts it. */
+    if (!sv->hold && c->st.held_power_generation &&
+        c->st.held_power_generation == s->power_generation && s->power == MODEL_POWER_RUNNING)
+        sv->hold = true;
     if (s->power != MODEL_POWER_RUNNING)
         sv->hold = false;
-    else if (sv->have_prev && sv->prev_power != MODEL_POWER_RUNNING)
+    else if (sv->have_prev && (sv->prev_power != MODEL_POWER_RUNNING ||
+                               sv->prev_power_gen != s->power_generation))
         sv->hold = false; /* asked to start: whatever stopped it is overruled */
+    if (!sv->hold && c->st.held_power_generation) {
+        c->st.held_power_generation = 0;
+        if (save_state(c, err) < 0)
+            return -1;
+    }
 
     switch (s->power) {
     case MODEL_POWER_RUNNING:
@@ -736,6 +749,9 @@ static int step_power(struct ctx *c, struct st_err *err)
                           c->vi.reason, sv->was_running && c->vi.shut_by_guest ? "yes" : "no");
             if (!sv->hold && sv->was_running && c->vi.shut_by_guest) {
                 sv->hold = true;
+                c->st.held_power_generation = s->power_generation ? s->power_generation : 1;
+                if (save_state(c, err) < 0)
+                    return -1;
                 log_info(MOD, "server '%s': the guest powered itself off; leaving it off", s->id);
             }
             if (sv->hold) {
@@ -902,6 +918,7 @@ fail:
     srv_fail(r, sv, c.step, &err);
 out:
     sv->prev_power = s->power;
+    sv->prev_power_gen = s->power_generation;
     sv->have_prev = true;
     instance_free(c.inst);
     st_buf_release(&c.name);
@@ -1268,9 +1285,17 @@ static void cleanup_cache(struct reconciler *r)
 json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64_t *next_ns)
 {
     struct st_err err = ST_ERR_INIT;
-    json_t *servers = json_array(), *tasks = json_array();
+    json_t *servers = json_array(), *tasks = json_array(), *netrep = json_object(), *report;
     int64_t next = 0;
 
+    /* Networking first: domains need their bridges when they start, and
+     * the network does not depend on libvirt. */
+    if (r->opts.net && net_reconcile(r->opts.net, d, netrep, &err) < 0) {
+        if (log_rl_allow(&r->rl))
+            log_errorx(MOD, "networking: %s", err.msg);
+        st_err_clear(&err);
+        next = st_mono_ns() + BACKOFF_MIN_S * NS_PER_S;
+    }
     clear_in_use(r);
     for (size_t i = 0; i < r->nsrvs; i++)
         r->srvs[i]->seen = false;
@@ -1321,6 +1346,12 @@ json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64
     }
     remove_leftovers(r, d, servers);
     cleanup_cache(r);
+    /* Ports of servers started in this pass have their taps now. */
+    if (r->opts.net && net_port_status(r->opts.net, d, netrep, &err) < 0) {
+        if (log_rl_allow(&r->rl))
+            log_errorx(MOD, "networking: %s", err.msg);
+        st_err_clear(&err);
+    }
 
 report:
     for (size_t i = 0; i < r->nsrvs; i++) {
@@ -1338,6 +1369,9 @@ report:
     srv_drop_unseen(r);
     if (next_ns)
         *next_ns = next;
-    return json_pack("{s:I, s:o, s:o}", "revision", (json_int_t) d->revision, "servers", servers,
-                     "tasks", tasks);
+    report = json_pack("{s:I, s:o, s:o}", "revision", (json_int_t) d->revision, "servers",
+                       servers, "tasks", tasks);
+    json_object_update(report, netrep);
+    json_decref(netrep);
+    return report;
 }

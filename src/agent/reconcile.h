@@ -30,6 +30,8 @@
 #define ST_AGENT_RECONCILE_H
 
 #include <jansson.h>
+
+#include "agent/net.h"
 #include <stdint.h>
 
 #include "agent/model.h"
@@ -43,6 +45,7 @@ struct reconcile_opts {
     int memballoon_period;       /* seconds, 0 = off */
     int shutdown_timeout;        /* seconds a clean shutdown may take (stop, resize) */
     int64_t base_unused_seconds; /* grace period of unused cached images */
+    struct net_state *net;       /* the network driver (borrowed), or NULL */
 };
 
 /* How the reconciler reaches the controller (client.c in the agent; fakes

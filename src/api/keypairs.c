@@ -9,7 +9,8 @@
  *         user_id query parameter of list, show and delete
  *   2.35  list pages with limit and marker, and "keypairs_links"
  *   2.75  unknown query parameters are refused
- * Generation (no public_key) has the semantics of Nova before 2.92.
+ * Generation (no public_key) has the semantics of Nova before 2.92; from
+ * 2.92 a public key is required, as in Nova.
  */
 #include "api/keypairs.h"
 
@@ -99,6 +100,12 @@ static int keypairs_create(struct api_req *req, struct api_resp *resp, struct st
         string_member(in, "type", &kr.type, err) < 0 ||
         string_member(in, "user_id", &kr.user_id, err) < 0)
         return -1;
+    if (!kr.public_key && api_mv(req, 2, 92)) {
+        st_err_set(err, ST_ERR_BAD_REQUEST,
+                   "Invalid input for field/attribute keypair. 'public_key' is a required "
+                   "property");
+        return -1;
+    }
     kp = keypair_create(req->db, &req->auth, &kr, err);
     if (!kp)
         return -1;

@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "compute/host.h"
 #include "compute/server.h"
+#include "network/network.h"
 #include "common/banned.h"
 
 #define V21 "/compute/v2.1"
@@ -139,7 +140,9 @@ static json_t *server_view(const struct api_req *req, const struct server_rec *r
     json_object_set_new(o, "flavor", flavor_view(req, r));
     json_object_set_new(o, "created", iso(r->created_at));
     json_object_set_new(o, "updated", iso(r->updated_at));
-    json_object_set_new(o, "addresses", json_object());
+    json_object_set(o, "addresses", r->addresses ? r->addresses : json_object());
+    if (!r->addresses)
+        json_decref(json_object_get(o, "addresses"));
     json_object_set_new(o, "accessIPv4", json_string(r->access_ipv4 ? r->access_ipv4 : ""));
     json_object_set_new(o, "accessIPv6", json_string(r->access_ipv6 ? r->access_ipv6 : ""));
     json_object_set_new(o, "links", links(req, "servers", r->id));
@@ -158,6 +161,8 @@ static json_t *server_view(const struct api_req *req, const struct server_rec *r
     }
     if (detail) {
         json_object_set_new(o, "key_name", st_json_str_or_null(r->key_name));
+        if (r->security_groups && json_array_size(r->security_groups))
+            json_object_set(o, "security_groups", r->security_groups);
         json_object_set_new(o, "OS-SRV-USG:launched_at", usage_time(r->launched_at));
         json_object_set_new(o, "OS-SRV-USG:terminated_at", usage_time(r->terminated_at));
         json_object_set_new(o, "OS-EXT-AZ:availability_zone",
@@ -182,7 +187,9 @@ static json_t *server_view(const struct api_req *req, const struct server_rec *r
                                     st_json_str_or_null(r->reservation_id));
                 json_object_set_new(o, "OS-EXT-SRV-ATTR:launch_index",
                                     json_integer(r->launch_index));
-                json_object_set_new(o, "OS-EXT-SRV-ATTR:hostname", json_string(r->hostname));
+                if (!api_mv(req, 2, 90))
+                    json_object_set_new(o, "OS-EXT-SRV-ATTR:hostname",
+                                        json_string(r->hostname));
                 json_object_set_new(o, "OS-EXT-SRV-ATTR:kernel_id",
                                     json_string(json_string_value(json_object_get(
                                                     props, "kernel_id"))
@@ -205,6 +212,9 @@ static json_t *server_view(const struct api_req *req, const struct server_rec *r
                                     json_string(!r->host ? "" : r->host_up ? "UP" : "DOWN"));
         }
     }
+    /* From 2.90 everyone sees (and may set) the hostname. */
+    if (api_mv(req, 2, 90) && detail)
+        json_object_set_new(o, "OS-EXT-SRV-ATTR:hostname", json_string(r->hostname));
     if (api_mv(req, 2, 9))
         json_object_set_new(o, "locked", json_boolean(r->locked));
     if (api_mv(req, 2, 19))
@@ -220,6 +230,16 @@ static json_t *server_view(const struct api_req *req, const struct server_rec *r
     if (api_mv(req, 2, 73) && (detail || !list))
         json_object_set_new(o, "locked_reason", st_json_str_or_null(r->locked_reason));
     return o;
+}
+
+/* The network facts of a server's view, from the network service. */
+static int load_net(struct api_req *req, struct server_rec *r, struct st_err *err)
+{
+    r->addresses = net_server_addresses(req->db, r->id, err);
+    if (!r->addresses)
+        return -1;
+    r->security_groups = net_server_security_groups(req->db, r->id, err);
+    return r->security_groups ? 0 : -1;
 }
 
 static const struct compute_conf *conf_of(const struct api_req *req)
@@ -275,6 +295,8 @@ static int servers_create(struct api_req *req, struct api_resp *resp, struct st_
     if (api_mv(req, 2, 19) &&
         jget_str_n(in, "description", false, 255, &sc.description, NULL, err) < 0)
         return -1;
+    if (api_mv(req, 2, 90) && jget_str(in, "hostname", false, 63, &sc.hostname, err) < 0)
+        return -1;
     if (sc.max_count == 0)
         sc.max_count = sc.min_count;
     if (sc.min_count > sc.max_count) {
@@ -307,6 +329,11 @@ static int servers_create(struct api_req *req, struct api_resp *resp, struct st_
             }
         }
     }
+    sc.security_groups = json_object_get(in, "security_groups");
+    if (sc.security_groups && !json_is_array(sc.security_groups)) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid input for field 'security_groups'");
+        return -1;
+    }
     sc.networks = json_object_get(in, "networks");
     if (json_is_string(sc.networks)) {
         const char *n = json_string_value(sc.networks);
@@ -315,7 +342,6 @@ static int servers_create(struct api_req *req, struct api_resp *resp, struct st_
                        "Invalid input for field 'networks': expected 'auto', 'none' or a list");
             return -1;
         }
-        sc.networks = NULL; /* no ports: "auto" finds no network to use yet */
     } else if (sc.networks && !json_is_array(sc.networks)) {
         st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid input for field 'networks'");
         return -1;
@@ -424,6 +450,11 @@ static int servers_list_common(struct api_req *req, struct api_resp *resp, bool 
         return -1;
     arr = json_array();
     for (size_t i = 0; i < n; i++) {
+        if (detail && load_net(req, &recs[i], err) < 0) {
+            json_decref(arr);
+            server_list_free(recs, n);
+            return -1;
+        }
         if (detail)
             json_array_append_new(arr, server_view(req, &recs[i], true, true));
         else
@@ -462,6 +493,10 @@ static int reply_server(struct api_req *req, struct api_resp *resp, int status, 
     json_t *v;
     if (server_get(req->db, &req->auth, api_param(req, 0), &r, err) < 0)
         return -1;
+    if (load_net(req, &r, err) < 0) {
+        server_rec_release(&r);
+        return -1;
+    }
     v = server_view(req, &r, detail, false);
     if (admin_pass)
         json_object_set_new(v, "adminPass", json_string(admin_pass));
@@ -478,10 +513,12 @@ static int servers_show(struct api_req *req, struct api_resp *resp, struct st_er
 static int servers_update(struct api_req *req, struct api_resp *resp, struct st_err *err)
 {
     json_t *body = api_body_json(req, err), *in;
-    const char *name = NULL, *desc = NULL;
+    const char *name = NULL, *desc = NULL, *hostname = NULL;
     bool has_desc = false;
     if (!body || jget_obj(body, "server", true, &in, err) < 0 ||
         jget_str(in, "name", false, 255, &name, err) < 0)
+        return -1;
+    if (api_mv(req, 2, 90) && jget_str(in, "hostname", false, 63, &hostname, err) < 0)
         return -1;
     if (api_mv(req, 2, 19) && jget_str_n(in, "description", false, 255, &desc, &has_desc, err) < 0)
         return -1;
@@ -489,7 +526,8 @@ static int servers_update(struct api_req *req, struct api_resp *resp, struct st_
         st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid input for field 'name'");
         return -1;
     }
-    if (server_update(req->db, &req->auth, api_param(req, 0), name, desc, has_desc, err) < 0)
+    if (server_update(req->db, &req->auth, api_param(req, 0), name, hostname, desc, has_desc,
+                      err) < 0)
         return -1;
     return reply_server(req, resp, 200, false, NULL, err);
 }
@@ -528,6 +566,42 @@ static const struct {
     {"os-getConsoleOutput", SA_CONSOLE_OUTPUT},
     {"forceDelete", SA_FORCE_DELETE},
 };
+
+/* Actions carried out by the network service on the server's ports. */
+static int network_action(struct api_req *req, struct api_resp *resp, const char *key,
+                          json_t *args, struct st_err *err)
+{
+    struct server_rec r;
+    int rc;
+    if (server_get(req->db, &req->auth, api_param(req, 0), &r, err) < 0)
+        return -1;
+    rc = policy_write(&req->auth, r.project_id, "instance", r.id, err);
+    server_rec_release(&r);
+    if (rc < 0)
+        return -1;
+    if (!strcmp(key, "addFloatingIp") || !strcmp(key, "removeFloatingIp")) {
+        const char *addr = json_string_value(json_object_get(args, "address"));
+        const char *fixed = json_string_value(json_object_get(args, "fixed_address"));
+        if (!addr) {
+            st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid input for field 'address'");
+            return -1;
+        }
+        rc = net_server_floating_ip(req->db, &req->auth, api_param(req, 0), addr, fixed,
+                                    !strcmp(key, "addFloatingIp"), err);
+    } else {
+        const char *name = json_string_value(json_object_get(args, "name"));
+        if (!name || !*name) {
+            st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid input for field 'name'");
+            return -1;
+        }
+        rc = net_server_security_group(req->db, &req->auth, api_param(req, 0), name,
+                                       !strcmp(key, "addSecurityGroup"), err);
+    }
+    if (rc < 0)
+        return -1;
+    api_reply(resp, 202, NULL);
+    return 0;
+}
 
 /* The tail of 'text' holding its last 'lines' lines (-1: all). */
 static const char *tail_lines(const char *text, int64_t lines)
@@ -599,6 +673,14 @@ static int servers_action(struct api_req *req, struct api_resp *resp, struct st_
         return -1;
     }
     json_object_foreach(body, key, args) break;
+    if (!strcmp(key, "addFloatingIp") || !strcmp(key, "removeFloatingIp") ||
+        !strcmp(key, "addSecurityGroup") || !strcmp(key, "removeSecurityGroup")) {
+        if (!json_is_object(args)) {
+            st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid input for action '%s'", key);
+            return -1;
+        }
+        return network_action(req, resp, key, args, err);
+    }
     for (size_t i = 0; i < ST_ARRAY_SIZE(actions); i++)
         if (!strcmp(actions[i].name, key))
             kind = (int) actions[i].kind;
@@ -802,6 +884,121 @@ static int actions_show(struct api_req *req, struct api_resp *resp, struct st_er
     return 0;
 }
 
+/* ---- os-interface ------------------------------------------------------ */
+
+/* The server, checked for the caller (write when 'write'). */
+static int iface_server(struct api_req *req, bool write, struct server_rec *r,
+                        struct st_err *err)
+{
+    if (server_get(req->db, &req->auth, api_param(req, 0), r, err) < 0)
+        return -1;
+    if (write && (policy_write(&req->auth, r->project_id, "instance", r->id, err) < 0 ||
+                  (r->locked && !req->auth.is_admin &&
+                   (st_err_set(err, ST_ERR_CONFLICT, "Instance %s is locked", r->id), 1)))) {
+        server_rec_release(r);
+        return -1;
+    }
+    return 0;
+}
+
+static int iface_list(struct api_req *req, struct api_resp *resp, struct st_err *err)
+{
+    struct server_rec r;
+    json_t *arr;
+    if (iface_server(req, false, &r, err) < 0)
+        return -1;
+    server_rec_release(&r);
+    arr = net_server_interfaces(req->db, api_param(req, 0), err);
+    if (!arr)
+        return -1;
+    api_reply(resp, 200, json_pack("{s:o}", "interfaceAttachments", arr));
+    return 0;
+}
+
+static json_t *iface_find(struct api_req *req, const char *port, struct st_err *err)
+{
+    json_t *arr = net_server_interfaces(req->db, api_param(req, 0), err), *a, *found = NULL;
+    size_t i;
+    if (!arr)
+        return NULL;
+    json_array_foreach(arr, i, a)
+    {
+        if (st_streq(json_string_value(json_object_get(a, "port_id")), port))
+            found = json_incref(a);
+    }
+    json_decref(arr);
+    if (!found)
+        st_err_set(err, ST_ERR_NOT_FOUND, "Port %s is not attached", port);
+    return found;
+}
+
+static int iface_show(struct api_req *req, struct api_resp *resp, struct st_err *err)
+{
+    struct server_rec r;
+    json_t *a;
+    if (iface_server(req, false, &r, err) < 0)
+        return -1;
+    server_rec_release(&r);
+    a = iface_find(req, api_param(req, 1), err);
+    if (!a)
+        return -1;
+    api_reply(resp, 200, json_pack("{s:o}", "interfaceAttachment", a));
+    return 0;
+}
+
+static int iface_attach(struct api_req *req, struct api_resp *resp, struct st_err *err)
+{
+    json_t *body = api_body_json(req, err), *in, *a;
+    const char *net = NULL, *port = NULL, *fixed = NULL;
+    struct server_rec r;
+    char *pid;
+    json_t *ips;
+    if (!body || jget_obj(body, "interfaceAttachment", true, &in, err) < 0 ||
+        jget_str(in, "net_id", false, 64, &net, err) < 0 ||
+        jget_str(in, "port_id", false, 64, &port, err) < 0)
+        return -1;
+    ips = json_object_get(in, "fixed_ips");
+    if (json_is_array(ips) && json_array_size(ips))
+        fixed = json_string_value(json_object_get(json_array_get(ips, 0), "ip_address"));
+    if (net && port) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "Specify either port_id or net_id, not both");
+        return -1;
+    }
+    if (iface_server(req, true, &r, err) < 0)
+        return -1;
+    if (strcmp(r.vm_state, "active") && strcmp(r.vm_state, "stopped") &&
+        strcmp(r.vm_state, "paused")) {
+        st_err_set(err, ST_ERR_CONFLICT,
+                   "Cannot 'attach_interface' instance %s while it is in vm_state %s", r.id,
+                   r.vm_state);
+        server_rec_release(&r);
+        return -1;
+    }
+    pid = net_server_attach(req->db, &req->auth, r.id, r.host, net ? net : (port ? NULL : "auto"),
+                            port, fixed, err);
+    server_rec_release(&r);
+    if (!pid)
+        return -1;
+    a = iface_find(req, pid, err);
+    free(pid);
+    if (!a)
+        return -1;
+    api_reply(resp, 200, json_pack("{s:o}", "interfaceAttachment", a));
+    return 0;
+}
+
+static int iface_detach(struct api_req *req, struct api_resp *resp, struct st_err *err)
+{
+    struct server_rec r;
+    if (iface_server(req, true, &r, err) < 0)
+        return -1;
+    server_rec_release(&r);
+    if (net_server_detach(req->db, &req->auth, api_param(req, 0), api_param(req, 1), err) < 0)
+        return -1;
+    api_reply(resp, 202, NULL);
+    return 0;
+}
+
 #define A ROUTE_AUTH
 #define R(m, p, fn) {m, V21 p, fn, A, SVC_COMPUTE, NULL}
 
@@ -821,5 +1018,9 @@ const struct route server_routes[] = {
     R("DELETE", "/servers/{id}/metadata/{key}", metadata_item_delete),
     R("GET", "/servers/{id}/os-instance-actions", actions_list),
     R("GET", "/servers/{id}/os-instance-actions/{req}", actions_show),
+    R("GET", "/servers/{id}/os-interface", iface_list),
+    R("POST", "/servers/{id}/os-interface", iface_attach),
+    R("GET", "/servers/{id}/os-interface/{port}", iface_show),
+    R("DELETE", "/servers/{id}/os-interface/{port}", iface_detach),
 };
 const size_t server_routes_count = sizeof(server_routes) / sizeof(server_routes[0]);

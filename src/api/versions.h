@@ -8,8 +8,8 @@
 
 /* Highest microversions served; raised as features land. */
 #define API_COMPUTE_MAX_MAJOR 2
-#define API_COMPUTE_MAX_MINOR 88
-#define API_COMPUTE_MAX_VERSION "2.88"
+#define API_COMPUTE_MAX_MINOR 92
+#define API_COMPUTE_MAX_VERSION "2.92"
 #define API_VOLUME_MAX_MAJOR 3
 #define API_VOLUME_MAX_MINOR 0
 #define API_VOLUME_MAX_VERSION "3.0"

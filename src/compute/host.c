@@ -13,6 +13,7 @@
 
 #include "common/json.h"
 #include "common/util.h"
+#include "network/network.h"
 #include "common/banned.h"
 
 /* Implemented in server.c, shared with the report logic here. */
@@ -265,8 +266,19 @@ static json_t *server_doc(struct store_conn *c, struct store_stmt *s, struct st_
                                                 store_text(s, 15) ? store_text(s, 15) : "")
                                     : json_null(),
                   "admin_pass", "metadata", meta, "rescue", rescue, "resize", resize, "nics");
+    {
+        json_t *nics = net_server_nics(c, id, err);
+        if (!nics) {
+            json_decref(o);
+            json_decref(images);
+            json_decref(flavor);
+            return NULL;
+        }
+        json_object_set_new(o, "nics", nics);
+    }
     json_decref(images);
     json_decref(flavor);
+    json_object_set_new(o, "power_generation", json_integer(store_int(s, 23)));
     if (json_is_null(json_object_get(o, "project_name")))
         json_object_del(o, "project_name");
     if (json_is_null(json_object_get(o, "user_name")))
@@ -299,7 +311,7 @@ json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err)
                     " s.availability_zone, s.launch_index, s.image, s.flavor, s.desired_power,"
                     " s.delete_requested, s.disk_generation, s.config_drive, s.user_data,"
                     " s.key_name, s.key_data, s.rescue_image, s.resize_state, s.old_flavor,"
-                    " s.vm_state, s.created_at, p.name, u.name FROM servers s"
+                    " s.vm_state, s.created_at, p.name, u.name, s.power_generation FROM servers s"
                     " LEFT JOIN projects p ON p.id = s.project_id"
                     " LEFT JOIN users u ON u.id = s.user_id"
                     " WHERE s.host = ? ORDER BY s.created_at, s.id",
@@ -333,9 +345,18 @@ json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err)
     store_done(s);
     if (rc < 0)
         goto fail;
-    store_rollback(c);
-    return json_pack("{s:s, s:I, s:o, s:o}", "host", name, "revision", (json_int_t) rev,
-                     "servers", servers, "tasks", tasks);
+    {
+        json_t *net = net_host_desired(c, name, err);
+        json_t *doc;
+        if (!net)
+            goto fail;
+        store_rollback(c);
+        doc = json_pack("{s:s, s:I, s:o, s:o}", "host", name, "revision", (json_int_t) rev,
+                        "servers", servers, "tasks", tasks);
+        json_object_update(doc, net);
+        json_decref(net);
+        return doc;
+    }
 fail:
     store_rollback(c);
     json_decref(servers);
@@ -652,6 +673,8 @@ json_t *host_report(struct store_conn *c, const struct compute_conf *conf, const
         if (apply_server(c, name, v, &bump, err) < 0)
             goto fail;
     }
+    if (net_host_report(c, name, report, err) < 0)
+        goto fail;
     /* Finished tasks are kept an hour for their results, then dropped. */
     if (store_exec(c, err, "DELETE FROM tasks WHERE status <> 'pending' AND finished_at < ?",
                    STORE_ARGS(P(now - 3600))) < 0)

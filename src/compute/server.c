@@ -19,6 +19,7 @@
 #include "compute/host.h"
 #include "compute/scheduler.h"
 #include "image/image.h"
+#include "network/network.h"
 #include "common/banned.h"
 
 #define SERVER_MAX_METADATA 128
@@ -114,8 +115,10 @@ void server_rec_release(struct server_rec *r)
     json_decref(r->fault);
     json_decref(r->metadata);
     json_decref(r->tags);
+    json_decref(r->addresses);
+    json_decref(r->security_groups);
     r->image = r->flavor = r->old_flavor = r->rescue_image = r->fault = NULL;
-    r->metadata = r->tags = NULL;
+    r->metadata = r->tags = r->addresses = r->security_groups = NULL;
 }
 
 static int load_extras(struct store_conn *c, struct server_rec *r, struct st_err *err)
@@ -509,6 +512,19 @@ static int quota_check(struct store_conn *c, const struct compute_conf *conf,
 
 /* ---- creation ----------------------------------------------------------- */
 
+/* A hostname as Nova accepts it from 2.90: an RFC 1123 label. */
+static int check_hostname(const char *h, struct st_err *err)
+{
+    size_t n = strlen(h);
+    bool ok = n > 0 && n <= 63 && h[0] != '-' && h[n - 1] != '-';
+    for (const char *p = h; ok && *p; p++)
+        ok = isalnum((unsigned char) *p) || *p == '-';
+    if (!ok)
+        st_err_set(err, ST_ERR_BAD_REQUEST,
+                   "Invalid input for field 'hostname': '%s' is not a valid hostname", h);
+    return ok ? 0 : -1;
+}
+
 /* Nova's sanitised hostname: lower case, [a-z0-9-], at most 63. */
 static void make_hostname(const char *name, char out[64])
 {
@@ -700,6 +716,8 @@ json_t *server_create(struct store_conn *c, const struct compute_conf *conf,
         return NULL;
     if (check_metadata(req->metadata, err) < 0)
         return NULL;
+    if (req->hostname && check_hostname(req->hostname, err) < 0)
+        return NULL;
     if (req->user_data) {
         struct st_buf ud = ST_BUF_INIT;
         int bad = st_base64_decode(req->user_data, strlen(req->user_data), &ud) < 0;
@@ -712,14 +730,31 @@ json_t *server_create(struct store_conn *c, const struct compute_conf *conf,
             return NULL;
         }
     }
-    if (req->networks && json_is_array(req->networks) && json_array_size(req->networks)) {
-        /* Networks come with the networking service. */
-        json_t *first = json_array_get(req->networks, 0);
-        const char *uuid = json_string_value(json_object_get(first, "uuid"));
-        const char *port = json_string_value(json_object_get(first, "port"));
-        st_err_set(err, ST_ERR_BAD_REQUEST, "%s %s could not be found.",
-                   port ? "Port" : "Network", port ? port : uuid ? uuid : "(none)");
-        return NULL;
+    struct net_nic_request nics[16];
+    size_t nnics = 0;
+    if (json_is_string(req->networks) && !strcmp(json_string_value(req->networks), "auto")) {
+        nics[nnics++] = (struct net_nic_request){"auto", NULL, NULL};
+    } else if (json_is_array(req->networks)) {
+        size_t i;
+        json_t *n;
+        if (json_array_size(req->networks) > ST_ARRAY_SIZE(nics)) {
+            st_err_set(err, ST_ERR_BAD_REQUEST, "At most %zu networks per server",
+                       ST_ARRAY_SIZE(nics));
+            return NULL;
+        }
+        json_array_foreach(req->networks, i, n)
+        {
+            const char *uuid = json_string_value(json_object_get(n, "uuid"));
+            const char *port = json_string_value(json_object_get(n, "port"));
+            const char *fixed = json_string_value(json_object_get(n, "fixed_ip"));
+            if (!json_is_object(n) || (!uuid && !port) ||
+                (uuid && !st_is_uuid(uuid)) || (port && !st_is_uuid(port))) {
+                st_err_set(err, ST_ERR_BAD_REQUEST,
+                           "Invalid input for field 'networks': each needs a uuid or a port");
+                return NULL;
+            }
+            nics[nnics++] = (struct net_nic_request){uuid, port, fixed};
+        }
     }
     images = boot_images(c, ctx, req->image_ref, err);
     if (!images)
@@ -818,7 +853,10 @@ json_t *server_create(struct store_conn *c, const struct compute_conf *conf,
             st_buf_addf(&name, "%s-%d", req->name, i + 1);
         else
             st_buf_adds(&name, req->name);
-        make_hostname(name.buf, hostname);
+        if (req->hostname && req->max_count == 1)
+            ST_IGNORE(st_snprintf(hostname, sizeof(hostname), "%s", req->hostname));
+        else
+            make_hostname(name.buf, hostname);
         int r = sched_claim(c, conf, &sr, host, sizeof(host), err);
         if (r < 0) {
             st_buf_release(&name);
@@ -852,6 +890,9 @@ json_t *server_create(struct store_conn *c, const struct compute_conf *conf,
         free(fault);
         st_buf_release(&name);
         if (rc < 0 || set_metadata(c, id, req->metadata ? req->metadata : NULL, err) < 0)
+            goto rollback;
+        if (net_server_ports_create(c, ctx, id, r > 0 ? host : NULL, az ? az : conf->default_az,
+                                    nics, nnics, req->security_groups, err) < 0)
             goto rollback;
         for (size_t t = 0; req->tags && t < json_array_size(req->tags); t++)
             if (store_exec(c, err,
@@ -1067,8 +1108,8 @@ static int load_writable(struct store_conn *c, const struct auth_ctx *ctx, const
 }
 
 int server_update(struct store_conn *c, const struct auth_ctx *ctx, const char *id,
-                  const char *name, const char *description, bool set_description,
-                  struct st_err *err)
+                  const char *name, const char *hostname, const char *description,
+                  bool set_description, struct st_err *err)
 {
     struct server_rec r;
     int rc = -1;
@@ -1079,8 +1120,15 @@ int server_update(struct store_conn *c, const struct auth_ctx *ctx, const char *
         goto out;
     if (store_begin(c, err) < 0)
         goto out;
+    if (hostname && check_hostname(hostname, err) < 0) {
+        store_rollback(c);
+        goto out;
+    }
     if ((name && store_exec(c, err, "UPDATE servers SET name = ?, updated_at = ? WHERE id = ?",
                             STORE_ARGS(P(name), P(now), P(id))) < 0) ||
+        (hostname &&
+         store_exec(c, err, "UPDATE servers SET hostname = ?, updated_at = ? WHERE id = ?",
+                    STORE_ARGS(P(hostname), P(now), P(id))) < 0) ||
         (set_description &&
          store_exec(c, err, "UPDATE servers SET description = ?, updated_at = ? WHERE id = ?",
                     STORE_ARGS(P(description), P(now), P(id))) < 0) ||
@@ -1099,7 +1147,9 @@ out:
 int server_purge(struct store_conn *c, const char *id, struct st_err *err);
 int server_purge(struct store_conn *c, const char *id, struct st_err *err)
 {
-    return store_exec(c, err, "DELETE FROM tasks WHERE server_id = ?", STORE_ARGS(P(id))) < 0 ||
+    return net_server_ports_release(c, id, err) < 0 ||
+                   store_exec(c, err, "DELETE FROM tasks WHERE server_id = ?",
+                              STORE_ARGS(P(id))) < 0 ||
                    server_actions_finish(c, id, "Success", NULL, err) < 0 ||
                    store_exec(c, err, "DELETE FROM servers WHERE id = ?", STORE_ARGS(P(id))) < 0
                ? -1
@@ -1301,7 +1351,7 @@ static char *snapshot_image(struct store_conn *c, const struct server_rec *r, js
     ST_IGNORE(st_snprintf(owner.user_id, sizeof(owner.user_id), "%s", r->user_id));
     owner.project_scoped = true;
     owner.is_member = owner.is_reader = true;
-    created = image_create(c, &owner, in, err);
+    created = image_create_in_tx(c, &owner, in, err);
     json_decref(in);
     if (created)
         id = st_xstrdup(json_string_value(json_object_get(created, "id")));
@@ -1682,7 +1732,9 @@ int server_action(struct store_conn *c, const struct compute_conf *conf,
     if (new_task && store_exec(c, err, "UPDATE servers SET task_state = ? WHERE id = ?",
                                STORE_ARGS(P(new_task), P(id))) < 0)
         goto rollback;
-    if (new_power && store_exec(c, err, "UPDATE servers SET desired_power = ? WHERE id = ?",
+    if (new_power && store_exec(c, err,
+                                "UPDATE servers SET desired_power = ?, power_generation ="
+                                " power_generation + 1 WHERE id = ?",
                                 STORE_ARGS(P(new_power), P(id))) < 0)
         goto rollback;
     if (store_exec(c, err, "UPDATE servers SET updated_at = ? WHERE id = ?",

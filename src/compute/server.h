@@ -58,6 +58,8 @@ struct server_rec {
     int64_t launched_at, terminated_at, created_at, updated_at; /* epoch s, 0 = none */
     json_t *metadata;   /* object */
     json_t *tags;       /* array */
+    json_t *addresses;  /* filled by the API layer from network.h, or NULL */
+    json_t *security_groups; /* likewise: [{"name"}], or NULL */
     char *hypervisor_hostname; /* of its host, or NULL */
     bool host_up;       /* its host heartbeats */
 };
@@ -71,6 +73,7 @@ const char *server_status(const struct server_rec *r);
  * for shape; all strings borrowed. */
 struct server_create {
     const char *name;
+    const char *hostname;       /* 2.90: as given, else derived from the name */
     const char *description;
     const char *image_ref;
     const char *flavor_ref;
@@ -81,7 +84,9 @@ struct server_create {
     const char *admin_pass;
     json_t *metadata;           /* object of strings, or NULL */
     json_t *tags;               /* array of strings, or NULL */
-    json_t *networks;           /* "none", "auto", or an array; NULL = none */
+    json_t *networks;           /* "none", "auto", or an array of {"uuid", "port",
+                                   "fixed_ip"}; NULL = none */
+    json_t *security_groups;    /* [{"name": ...}] or NULL: the default group */
     bool config_drive;
     int min_count, max_count;
     const char *request_id;
@@ -117,9 +122,10 @@ int server_list(struct store_conn *c, const struct compute_conf *conf, const str
                 struct st_err *err) __attribute__((warn_unused_result));
 void server_list_free(struct server_rec *recs, size_t n);
 
-/* PUT /servers/{id}: name, description, access IPs. */
+/* PUT /servers/{id}: name, hostname (2.90), description. */
 int server_update(struct store_conn *c, const struct auth_ctx *ctx, const char *id,
-                  const char *name, const char *description, bool set_description,
+                  const char *name, const char *hostname, const char *description,
+                  bool set_description,
                   struct st_err *err) __attribute__((warn_unused_result));
 int server_delete(struct store_conn *c, const struct compute_conf *conf,
                   const struct auth_ctx *ctx, const char *id, bool force, const char *request_id,

@@ -300,8 +300,10 @@ static int check_tag(const char *tag, struct st_err *err)
     return 0;
 }
 
-json_t *image_create(struct store_conn *c, const struct auth_ctx *ctx, json_t *in,
-                     struct st_err *err)
+/* Creation, inside a transaction that the caller holds when 'own_tx' is
+ * false. */
+static json_t *create(struct store_conn *c, const struct auth_ctx *ctx, json_t *in, bool own_tx,
+                      struct st_err *err)
 {
     const char *name = NULL, *vis = "shared", *dfmt = NULL, *cfmt = NULL, *owner;
     const char *cid = NULL;
@@ -383,7 +385,7 @@ json_t *image_create(struct store_conn *c, const struct auth_ctx *ctx, json_t *i
         }
     }
 
-    if (store_begin(c, err) < 0)
+    if (own_tx && store_begin(c, err) < 0)
         goto out;
     struct st_err local = ST_ERR_INIT;
     if (store_exec(c, &local,
@@ -392,7 +394,8 @@ json_t *image_create(struct store_conn *c, const struct auth_ctx *ctx, json_t *i
                    " updated_at) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    STORE_ARGS(P(id), P(name), P(vis), P(owner), P(dfmt), P(cfmt), P(min_disk),
                               P(min_ram), P((int) prot), P((int) hidden), P(now), P(now))) < 0) {
-        store_rollback(c);
+        if (own_tx)
+            store_rollback(c);
         if (local.kind == ST_ERR_CONFLICT)
             st_err_set(err, ST_ERR_CONFLICT, "An image with identifier %s already exists", id);
         else
@@ -405,18 +408,32 @@ json_t *image_create(struct store_conn *c, const struct auth_ctx *ctx, json_t *i
                        "INSERT INTO image_tags (image_id, tag) VALUES (?, ?)"
                        " ON CONFLICT DO NOTHING",
                        STORE_ARGS(P(id), P(json_string_value(v)))) < 0) {
-            store_rollback(c);
+            if (own_tx)
+                store_rollback(c);
             goto out;
         }
     }
-    if (set_props(c, id, props, err) < 0 || store_commit(c, err) < 0) {
-        store_rollback(c);
+    if (set_props(c, id, props, err) < 0 || (own_tx && store_commit(c, err) < 0)) {
+        if (own_tx)
+            store_rollback(c);
         goto out;
     }
     out = image_get(c, ctx, id, err);
 out:
     json_decref(props);
     return out;
+}
+
+json_t *image_create(struct store_conn *c, const struct auth_ctx *ctx, json_t *in,
+                     struct st_err *err)
+{
+    return create(c, ctx, in, true, err);
+}
+
+json_t *image_create_in_tx(struct store_conn *c, const struct auth_ctx *ctx, json_t *in,
+                           struct st_err *err)
+{
+    return create(c, ctx, in, false, err);
 }
 
 void image_query_init(struct image_query *q)

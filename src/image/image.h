@@ -41,6 +41,10 @@ int image_recover(struct store_conn *c, const struct image_files *files, struct 
 /* POST /v2/images: 'in' is the request object.  Returns the new image. */
 json_t *image_create(struct store_conn *c, const struct auth_ctx *ctx, json_t *in,
                      struct st_err *err);
+/* The same inside the caller's open transaction (a server snapshot creates
+ * its image and its task together). */
+json_t *image_create_in_tx(struct store_conn *c, const struct auth_ctx *ctx, json_t *in,
+                           struct st_err *err);
 /* The image if the caller may see it; NOT_FOUND otherwise. */
 json_t *image_get(struct store_conn *c, const struct auth_ctx *ctx, const char *id,
                   struct st_err *err);

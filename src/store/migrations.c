@@ -456,12 +456,19 @@ static const char m005_network[] =
     " tag TEXT NOT NULL,"
     " PRIMARY KEY (resource_id, tag));";
 
+/* A counter of explicit power requests (start, stop, reboot, ...), so an
+ * agent can tell "start it again" from "still running" when a guest powered
+ * itself off between two polls. */
+static const char m006_power_generation[] =
+    "ALTER TABLE servers ADD COLUMN power_generation BIGINT NOT NULL DEFAULT 1;";
+
 const struct store_migration store_migrations[] = {
     {1, "identity", m001_identity},
     {2, "images", m002_images},
     {3, "flavors and keypairs", m003_flavors_keypairs},
     {4, "compute", m004_compute},
     {5, "network", m005_network},
+    {6, "power generation", m006_power_generation},
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

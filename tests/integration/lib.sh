@@ -21,7 +21,17 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:log_path=$ST_TMP/ubsan}
 OPENSTACK=/usr/bin/openstack
 
 st_cleanup() {
-    local pid
+    local pid d
+    # Domains of this test's agent (their disks are under $ST_TMP), even if
+    # the test died before deleting its servers.
+    if [ -n "${ST_AGENT_PID:-}" ] && command -v virsh >/dev/null; then
+        for d in $(virsh -q -c qemu:///system list --all --name 2>/dev/null | grep '^instance-'); do
+            if virsh -q -c qemu:///system dumpxml "$d" 2>/dev/null | grep -q "$ST_TMP/"; then
+                virsh -q -c qemu:///system destroy "$d" >/dev/null 2>&1
+                virsh -q -c qemu:///system undefine "$d" --managed-save --nvram >/dev/null 2>&1
+            fi
+        done
+    fi
     for pid in "${ST_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
     done
@@ -119,7 +129,7 @@ start_stratusd() {
         return 1
     }
     "$ST_BUILD/stratusd" --data-dir "$ST_DATA" --listen "127.0.0.1:$ST_PORT" \
-        --log-file "$ST_TMP/stratusd.log" "$@" 2>>"$ST_TMP/stratusd.err" &
+        --log-file "$ST_TMP/stratusd.log" "$@" </dev/null >>"$ST_TMP/stratusd.err" 2>&1 &
     ST_PID=$!
     ST_PIDS+=("$ST_PID")
     for _ in $(seq 100); do
@@ -176,6 +186,94 @@ http() {
 }
 
 os() { "$OPENSTACK" "$@"; }
+
+# Compute: libvirt, the agent and the test guest.
+ST_GUEST=${STRATUS_GUEST_DIR:-$ST_TOP/build/guest}
+ST_BOOT_TIMEOUT=${STRATUS_BOOT_TIMEOUT:-180}
+NOVA=(--os-compute-api-version 2.latest)
+
+start_libvirt() {
+    pgrep -x virtlogd >/dev/null || virtlogd -d
+    pgrep -x libvirtd >/dev/null || libvirtd -d
+    for _ in $(seq 100); do
+        virsh -q -c qemu:///system version >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# Call these directly, never through check (its $(...) would wait for the
+# daemon, which keeps the pipe open).
+# Starts stratus-agent for the bootstrapped host (this machine's name),
+# with its instances under $ST_TMP, and waits until the host is up.
+start_agent() {
+    chmod 0755 "$ST_TMP" # QEMU runs as libvirt-qemu and must reach the disks
+    mkdir -p "$ST_TMP/instances"
+    cat >"$ST_TMP/agent.conf" <<CONF
+[DEFAULT]
+instances_path = $ST_TMP/instances
+report_interval = 2
+[libvirt]
+virt_type = qemu
+CONF
+    "$ST_BUILD/stratus-agent" --data-dir "$ST_DATA" --controller "$ST_URL" \
+        --config "$ST_TMP/agent.conf" --log-file "$ST_TMP/agent.log" "$@" \
+        </dev/null >>"$ST_TMP/agent.err" 2>&1 &
+    ST_AGENT_PID=$!
+    ST_PIDS+=("$ST_AGENT_PID")
+    for _ in $(seq 150); do
+        os hypervisor list -f value -c State 2>/dev/null | grep -q up && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+kill_agent() { # [SIGNAL]
+    kill "-${1:-TERM}" "$ST_AGENT_PID" 2>/dev/null
+    wait "$ST_AGENT_PID" 2>/dev/null
+}
+
+upload_guest() {
+    STRATUS_GUEST_DIR=$ST_GUEST "$ST_TOP/scripts/upload-test-images" >"$ST_TMP/upload.log" 2>&1
+}
+
+# wait_status SERVER STATUS [SECONDS]: polls until the server has STATUS.
+wait_status() {
+    local s=$1 want=$2 t=${3:-$ST_BOOT_TIMEOUT} got=
+    for _ in $(seq $((t * 2))); do
+        got=$(os server show "$s" -f value -c status 2>/dev/null)
+        [ "$got" = "$want" ] && return 0
+        [ "$got" = ERROR ] && [ "$want" != ERROR ] && break
+        sleep 0.5
+    done
+    echo "# $s is '$got', not '$want'"
+    return 1
+}
+
+# wait_console SERVER REGEX [SECONDS]: polls the console log until it
+# matches; prints the log.
+wait_console() {
+    local s=$1 re=$2 t=${3:-$ST_BOOT_TIMEOUT} out=
+    for _ in $(seq $((t / 2))); do
+        out=$(os console log show "$s" 2>/dev/null)
+        if printf '%s' "$out" | grep -Eq -- "$re"; then
+            printf '%s' "$out"
+            return 0
+        fi
+        sleep 2
+    done
+    printf '%s' "$out" | tail -n 15 | sed 's/^/# console: /' >&2
+    return 1
+}
+
+# The domains, instance directories and QEMU processes of this test.
+leak_snapshot() {
+    {
+        virsh -q -c qemu:///system list --all --name 2>/dev/null | grep '^instance-' | sort
+        ls "$ST_TMP/instances" 2>/dev/null | grep -v '^_\|^\.' | sort  # _base, _snapshots: shared
+        pgrep -f "qemu-system.*$ST_TMP/instances" | sort
+    } | tr '\n' ' '
+}
 
 done_testing() {
     if [ "$ST_FAILED" -ne 0 ]; then
