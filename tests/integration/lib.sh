@@ -45,6 +45,9 @@ st_cleanup() {
     rm -rf "$ST_TMP"
 }
 trap st_cleanup EXIT
+# A signal (run-tests' timeout sends SIGTERM) must still clean up.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 plan() { echo "1..$1"; }
 
@@ -215,6 +218,7 @@ instances_path = $ST_TMP/instances
 report_interval = 2
 [libvirt]
 virt_type = qemu
+${ST_AGENT_EXTRA_CONF:-}
 CONF
     "$ST_BUILD/stratus-agent" --data-dir "$ST_DATA" --controller "$ST_URL" \
         --config "$ST_TMP/agent.conf" --log-file "$ST_TMP/agent.log" "$@" \
@@ -226,6 +230,12 @@ CONF
         sleep 0.2
     done
     return 1
+}
+
+# start_agent_with "INI LINES": start_agent with more configuration.
+start_agent_with() {
+    ST_AGENT_EXTRA_CONF=$1
+    start_agent
 }
 
 kill_agent() { # [SIGNAL]
