@@ -12,6 +12,7 @@
 #include "identity/identity.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,34 @@
 #include "identity/token.h"
 #include "common/banned.h"
 
+/*
+ * Validated tokens are cached for a few seconds, so that an authenticated
+ * request costs a hash lookup instead of four queries.  Every identity write
+ * of this process bumps 'epoch', which invalidates the whole cache at once:
+ * a revocation, a disabled user or a removed role takes effect immediately
+ * here; another controller process sharing the store (PostgreSQL) sees it
+ * within VALIDATION_CACHE_US.  An entry records the epoch read *before* its
+ * validation started, so a write racing with a validation leaves a stale
+ * entry that can never match.
+ */
+#define VALIDATION_CACHE_SLOTS 128
+#define VALIDATION_CACHE_US (5 * 1000000)
+
+struct cached_token {
+    char *token;           /* owned; NULL when the slot is empty */
+    struct auth_ctx ctx;
+    uint64_t epoch;
+    int64_t until;         /* epoch microseconds */
+};
+
+static atomic_uint_fast64_t identity_epoch = 1;
+
+/* Invalidates every cached validation (after any identity write). */
+static void identity_changed(void)
+{
+    atomic_fetch_add(&identity_epoch, 1);
+}
+
 struct identity {
     struct store *st;
     char *key_dir;
@@ -30,6 +59,8 @@ struct identity {
     pthread_rwlock_t lock; /* guards 'keys' */
     struct token_keys *keys;
     int64_t last_reload_ns;
+    pthread_mutex_t cache_lock;
+    struct cached_token *cache; /* VALIDATION_CACHE_SLOTS, allocated on first use */
 };
 
 /* ---- resource descriptions ---------------------------------------------- */
@@ -189,6 +220,14 @@ static json_t *row_json(const struct kind *k, struct store_stmt *s)
     return o;
 }
 
+/* One row of a kind's SELECT (select_sql) as its JSON; 'arg' is the kind. */
+static json_t *kind_row(struct store_conn *c, struct store_stmt *s, void *arg, struct st_err *err)
+{
+    (void) c;
+    (void) err;
+    return row_json(arg, s);
+}
+
 static void not_found(const struct kind *k, const char *id, struct st_err *err)
 {
     st_err_set(err, ST_ERR_NOT_FOUND, "Could not find %s: %s.", k->name, id);
@@ -242,9 +281,7 @@ json_t *idn_list(struct store_conn *c, enum idn_kind kind, const struct idn_filt
     struct st_buf sql = ST_BUF_INIT;
     struct store_param p[STORE_MAX_PARAMS];
     size_t np = 0;
-    struct store_stmt *s;
     json_t *arr = NULL;
-    int rc;
 
     select_sql(k, &sql);
     st_buf_adds(&sql, " WHERE 1 = 1");
@@ -275,18 +312,8 @@ json_t *idn_list(struct store_conn *c, enum idn_kind kind, const struct idn_filt
         }
     }
     st_buf_addf(&sql, " ORDER BY %s", k->order);
-    s = store_query(c, err, sql.buf, p, np);
+    arr = store_collect(c, err, kind_row, (void *) k, sql.buf, p, np);
     st_buf_release(&sql);
-    if (!s)
-        return NULL;
-    arr = json_array();
-    while ((rc = store_next(s, err)) > 0)
-        json_array_append_new(arr, row_json(k, s));
-    store_done(s);
-    if (rc < 0) {
-        json_decref(arr);
-        return NULL;
-    }
     return arr;
 }
 
@@ -556,6 +583,7 @@ json_t *idn_create(struct identity *idn, struct store_conn *c, enum idn_kind kin
         }
         goto out;
     }
+    identity_changed();
     out = idn_get(c, kind, id, err);
 out:
     if (hash) {
@@ -689,6 +717,7 @@ json_t *idn_update(struct identity *idn, struct store_conn *c, enum idn_kind kin
     }
     if (hash && revoke_user(idn, c, id, err) < 0)
         goto out;
+    identity_changed();
     out = idn_get(c, kind, id, err);
 out:
     if (hash) {
@@ -780,6 +809,7 @@ int idn_delete(struct store_conn *c, enum idn_kind kind, const char *id, struct 
     if (store_commit(c, err) < 0)
         goto out;
     rc = 0;
+    identity_changed();
 out:
     if (rc < 0)
         store_rollback(c);
@@ -812,13 +842,14 @@ int idn_grant(struct store_conn *c, const char *target_type, const char *target_
         st_err_set(err, ST_ERR_NOT_FOUND, "Could not find role: %s.", role_id);
         return -1;
     }
-    return store_exec(
-               c, err,
-               "INSERT INTO role_assignments (type, actor_id, target_id, role_id)"
-               " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-               STORE_ARGS(P(assign_type(target_type)), P(user_id), P(target_id), P(role_id))) < 0
-               ? -1
-               : 0;
+    if (store_exec(c, err,
+                   "INSERT INTO role_assignments (type, actor_id, target_id, role_id)"
+                   " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                   STORE_ARGS(P(assign_type(target_type)), P(user_id), P(target_id),
+                              P(role_id))) < 0)
+        return -1;
+    identity_changed();
+    return 0;
 }
 
 int idn_revoke_grant(struct store_conn *c, const char *target_type, const char *target_id,
@@ -838,6 +869,7 @@ int idn_revoke_grant(struct store_conn *c, const char *target_type, const char *
                    role_id, user_id, target_id);
         return -1;
     }
+    identity_changed();
     return 0;
 }
 
@@ -856,26 +888,13 @@ json_t *idn_grant_roles(struct store_conn *c, const char *target_type, const cha
                         const char *user_id, struct st_err *err)
 {
     struct st_buf sql = ST_BUF_INIT;
-    struct store_stmt *s;
     json_t *arr;
-    int rc;
-
     select_sql(&kinds[IDN_ROLE], &sql);
     st_buf_adds(&sql, " WHERE id IN (SELECT role_id FROM role_assignments WHERE type = ? AND"
                       " actor_id = ? AND target_id = ?) ORDER BY name");
-    s = store_query(c, err, sql.buf,
-                    STORE_ARGS(P(assign_type(target_type)), P(user_id), P(target_id)));
+    arr = store_collect(c, err, kind_row, (void *) &kinds[IDN_ROLE], sql.buf,
+                        STORE_ARGS(P(assign_type(target_type)), P(user_id), P(target_id)));
     st_buf_release(&sql);
-    if (!s)
-        return NULL;
-    arr = json_array();
-    while ((rc = store_next(s, err)) > 0)
-        json_array_append_new(arr, row_json(&kinds[IDN_ROLE], s));
-    store_done(s);
-    if (rc < 0) {
-        json_decref(arr);
-        return NULL;
-    }
     return arr;
 }
 
@@ -977,6 +996,7 @@ struct identity *identity_new(struct store *st, const struct identity_opts *opts
     idn->hash_cost = opts->hash_cost;
     idn->keys = keys;
     pthread_rwlock_init(&idn->lock, NULL);
+    pthread_mutex_init(&idn->cache_lock, NULL);
     return idn;
 }
 
@@ -986,6 +1006,11 @@ void identity_free(struct identity *idn)
         return;
     token_keys_free(idn->keys);
     pthread_rwlock_destroy(&idn->lock);
+    if (idn->cache)
+        for (int i = 0; i < VALIDATION_CACHE_SLOTS; i++)
+            free(idn->cache[i].token);
+    free(idn->cache);
+    pthread_mutex_destroy(&idn->cache_lock);
     free(idn->key_dir);
     free(idn);
 }
@@ -1198,19 +1223,62 @@ static int ctx_from_token(struct store_conn *c, const struct token *t, struct au
     return load_scope(c, t->scope, t->scope_id, ctx, err);
 }
 
+static unsigned token_slot(const char *text)
+{
+    unsigned h = 2166136261u;
+    for (; *text; text++)
+        h = (h ^ (unsigned char) *text) * 16777619u;
+    return h % VALIDATION_CACHE_SLOTS;
+}
+
+static bool cache_get(struct identity *idn, const char *text, struct auth_ctx *ctx)
+{
+    bool hit = false;
+    unsigned i = token_slot(text);
+    pthread_mutex_lock(&idn->cache_lock);
+    if (idn->cache && idn->cache[i].token && !strcmp(idn->cache[i].token, text) &&
+        idn->cache[i].epoch == atomic_load(&identity_epoch) &&
+        idn->cache[i].until > st_now_us()) {
+        *ctx = idn->cache[i].ctx;
+        hit = true;
+    }
+    pthread_mutex_unlock(&idn->cache_lock);
+    return hit;
+}
+
+static void cache_put(struct identity *idn, const char *text, const struct auth_ctx *ctx,
+                      uint64_t epoch)
+{
+    unsigned i = token_slot(text);
+    int64_t until = st_now_us() + VALIDATION_CACHE_US;
+    pthread_mutex_lock(&idn->cache_lock);
+    if (!idn->cache)
+        idn->cache = st_xcalloc(VALIDATION_CACHE_SLOTS, sizeof(*idn->cache));
+    free(idn->cache[i].token);
+    idn->cache[i].token = st_xstrdup(text);
+    idn->cache[i].ctx = *ctx;
+    idn->cache[i].epoch = epoch;
+    idn->cache[i].until = until < ctx->expires_at ? until : ctx->expires_at;
+    pthread_mutex_unlock(&idn->cache_lock);
+}
+
 int identity_validate(struct identity *idn, struct store_conn *c, const char *text,
                       struct auth_ctx *ctx, struct st_err *err)
 {
     struct token t;
+    uint64_t epoch = atomic_load(&identity_epoch);
+    if (cache_get(idn, text, ctx))
+        return 0;
     if (decode(idn, text, &t, err) < 0)
         return -1;
     if (t.expires_at <= st_now_us()) {
         unauthorized(err);
         return -1;
     }
-    if (ctx_from_token(c, &t, ctx, err) < 0)
+    if (ctx_from_token(c, &t, ctx, err) < 0 || check_revoked(c, ctx, err) < 0)
         return -1;
-    return check_revoked(c, ctx, err);
+    cache_put(idn, text, ctx, epoch);
+    return 0;
 }
 
 int identity_revoke(struct identity *idn, struct store_conn *c, const char *text,
@@ -1226,6 +1294,7 @@ int identity_revoke(struct identity *idn, struct store_conn *c, const char *text
                    " expires_at) VALUES (?, ?, NULL, NULL, ?, ?)",
                    STORE_ARGS(P(rid), P(ctx.audit_id), P(ctx.issued_at), P(ctx.expires_at))) < 0)
         return -1;
+    identity_changed();
     /* Forget revocations that no live token can match any more. */
     return store_exec(c, err, "DELETE FROM revocations WHERE expires_at < ?",
                       STORE_ARGS(P(st_now_us()))) < 0
@@ -1602,24 +1671,13 @@ json_t *identity_token_json(struct identity *idn, struct store_conn *c, const st
 json_t *identity_user_projects(struct store_conn *c, const char *user_id, struct st_err *err)
 {
     struct st_buf sql = ST_BUF_INIT;
-    struct store_stmt *s;
     json_t *arr;
-    int rc;
     select_sql(&kinds[IDN_PROJECT], &sql);
     st_buf_adds(&sql, " WHERE enabled = 1 AND id IN (SELECT target_id FROM role_assignments"
                       " WHERE type = 'UserProject' AND actor_id = ?) ORDER BY name");
-    s = store_query(c, err, sql.buf, STORE_ARGS(P(user_id)));
+    arr = store_collect(c, err, kind_row, (void *) &kinds[IDN_PROJECT], sql.buf,
+                        STORE_ARGS(P(user_id)));
     st_buf_release(&sql);
-    if (!s)
-        return NULL;
-    arr = json_array();
-    while ((rc = store_next(s, err)) > 0)
-        json_array_append_new(arr, row_json(&kinds[IDN_PROJECT], s));
-    store_done(s);
-    if (rc < 0) {
-        json_decref(arr);
-        return NULL;
-    }
     return arr;
 }
 
@@ -1654,6 +1712,7 @@ int idn_change_password(struct identity *idn, struct store_conn *c, const char *
         goto out;
     }
     rc = 0;
+    identity_changed();
 out:
     free(old);
     explicit_bzero(hash.buf, hash.len);
@@ -1796,6 +1855,7 @@ int identity_bootstrap(struct identity *idn, struct store_conn *c, const char *p
     if (store_commit(c, err) < 0)
         goto fail;
     rc = 0;
+    identity_changed();
     goto out;
 fail:
     store_rollback(c);

@@ -121,37 +121,20 @@ json_t *net_fip_get(struct store_conn *c, const struct auth_ctx *ctx, const char
     return o;
 }
 
+static json_t *fip_row(struct store_conn *c, struct store_stmt *s, void *arg,
+                       struct st_err *err)
+{
+    (void) arg;
+    return fip_json(c, s, err);
+}
+
 json_t *net_fip_list(struct store_conn *c, const struct auth_ctx *ctx, struct st_err *err)
 {
-    struct store_stmt *s;
-    json_t *arr = json_array();
-    int rc;
-    if (ctx->is_admin)
-        s = store_query(c, err, "SELECT " FIP_COLS " FROM floatingips ORDER BY created_at, id",
-                        STORE_NOARGS);
-    else
-        s = store_query(c, err,
-                        "SELECT " FIP_COLS " FROM floatingips WHERE project_id = ? ORDER BY"
-                        " created_at, id",
-                        STORE_ARGS(P(ctx->project_id)));
-    if (!s) {
-        json_decref(arr);
-        return NULL;
-    }
-    while ((rc = store_next(s, err)) > 0) {
-        json_t *o = fip_json(c, s, err);
-        if (!o) {
-            rc = -1;
-            break;
-        }
-        json_array_append_new(arr, o);
-    }
-    store_done(s);
-    if (rc < 0) {
-        json_decref(arr);
-        return NULL;
-    }
-    return arr;
+    const char *scope = policy_scope(ctx);
+    return store_collect(c, err, fip_row, NULL,
+                         "SELECT " FIP_COLS " FROM floatingips WHERE (CAST(? AS TEXT) IS NULL OR"
+                         " project_id = ?) ORDER BY created_at, id",
+                         STORE_ARGS(P(scope), P(scope)));
 }
 
 /* Associates floating IP 'r' with 'port_id' (and 'fixed' among its

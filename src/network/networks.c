@@ -153,41 +153,23 @@ json_t *net_network_get(struct store_conn *c, const struct auth_ctx *ctx, const 
     return o;
 }
 
+static json_t *network_row(struct store_conn *c, struct store_stmt *s, void *arg,
+                           struct st_err *err)
+{
+    const struct auth_ctx *ctx = arg;
+    if (!network_visible(ctx, store_text(s, C_PROJECT), store_int(s, C_SHARED),
+                         store_int(s, C_EXTERNAL)))
+        return NULL;
+    return network_json(c, ctx, s, err);
+}
+
 json_t *net_network_list(struct store_conn *c, const struct auth_ctx *ctx, struct st_err *err)
 {
-    struct store_stmt *s;
-    json_t *arr = json_array();
-    int rc;
-    if (ctx->is_admin)
-        s = store_query(c, err, "SELECT " NETWORK_COLS " FROM networks ORDER BY created_at, id",
-                        STORE_NOARGS);
-    else
-        s = store_query(c, err,
-                        "SELECT " NETWORK_COLS " FROM networks WHERE project_id = ? OR"
-                        " shared = 1 OR external = 1 ORDER BY created_at, id",
-                        STORE_ARGS(P(ctx->project_id)));
-    if (!s) {
-        json_decref(arr);
-        return NULL;
-    }
-    while ((rc = store_next(s, err)) > 0) {
-        json_t *o;
-        if (!network_visible(ctx, store_text(s, C_PROJECT), store_int(s, C_SHARED),
-                             store_int(s, C_EXTERNAL)))
-            continue;
-        o = network_json(c, ctx, s, err);
-        if (!o) {
-            rc = -1;
-            break;
-        }
-        json_array_append_new(arr, o);
-    }
-    store_done(s);
-    if (rc < 0) {
-        json_decref(arr);
-        return NULL;
-    }
-    return arr;
+    const char *scope = policy_scope(ctx);
+    return store_collect(c, err, network_row, (void *) ctx,
+                         "SELECT " NETWORK_COLS " FROM networks WHERE CAST(? AS TEXT) IS NULL OR"
+                         " project_id = ? OR shared = 1 OR external = 1 ORDER BY created_at, id",
+                         STORE_ARGS(P(scope), P(scope)));
 }
 
 /* ---- segments ------------------------------------------------------------ */

@@ -861,42 +861,21 @@ json_t *net_port_get(struct store_conn *c, const struct auth_ctx *ctx, const cha
     return o;
 }
 
+static json_t *port_row(struct store_conn *c, struct store_stmt *s, void *arg,
+                        struct st_err *err)
+{
+    const struct auth_ctx *ctx = arg;
+    return port_visible(ctx, s) ? port_row_json(c, ctx, s, err) : NULL;
+}
+
 json_t *net_port_list(struct store_conn *c, const struct auth_ctx *ctx, struct st_err *err)
 {
-    struct store_stmt *s;
-    json_t *arr = json_array();
-    int rc;
-    if (ctx->is_admin)
-        s = store_query(c, err,
-                        "SELECT " PORT_COLS " FROM ports p JOIN networks n ON n.id = p.network_id"
-                        " ORDER BY p.created_at, p.id",
-                        STORE_NOARGS);
-    else
-        s = store_query(c, err,
-                        "SELECT " PORT_COLS " FROM ports p JOIN networks n ON n.id = p.network_id"
-                        " WHERE p.project_id = ? OR n.project_id = ? ORDER BY p.created_at, p.id",
-                        STORE_ARGS(P(ctx->project_id), P(ctx->project_id)));
-    if (!s) {
-        json_decref(arr);
-        return NULL;
-    }
-    while ((rc = store_next(s, err)) > 0) {
-        json_t *o;
-        if (!port_visible(ctx, s))
-            continue;
-        o = port_row_json(c, ctx, s, err);
-        if (!o) {
-            rc = -1;
-            break;
-        }
-        json_array_append_new(arr, o);
-    }
-    store_done(s);
-    if (rc < 0) {
-        json_decref(arr);
-        return NULL;
-    }
-    return arr;
+    const char *scope = policy_scope(ctx);
+    return store_collect(c, err, port_row, (void *) ctx,
+                         "SELECT " PORT_COLS " FROM ports p JOIN networks n ON n.id = p.network_id"
+                         " WHERE CAST(? AS TEXT) IS NULL OR p.project_id = ? OR n.project_id = ?"
+                         " ORDER BY p.created_at, p.id",
+                         STORE_ARGS(P(scope), P(scope), P(scope)));
 }
 
 /* ---- the API's calls ------------------------------------------------------ */

@@ -550,40 +550,21 @@ json_t *net_sgr_get(struct store_conn *c, const struct auth_ctx *ctx, const char
     return rule_get(c, ctx, id, true, err);
 }
 
+static json_t *rule_row(struct store_conn *c, struct store_stmt *s, void *arg,
+                        struct st_err *err)
+{
+    (void) arg;
+    return rule_json(c, s, err);
+}
+
 json_t *net_sgr_list(struct store_conn *c, const struct auth_ctx *ctx, struct st_err *err)
 {
-    struct store_stmt *s;
-    json_t *arr = json_array();
-    int rc;
-    if (ctx->is_admin)
-        s = store_query(c, err,
-                        "SELECT " RULE_COLS " FROM security_group_rules r JOIN security_groups g"
-                        " ON g.id = r.security_group_id ORDER BY r.created_at, r.id",
-                        STORE_NOARGS);
-    else
-        s = store_query(c, err,
-                        "SELECT " RULE_COLS " FROM security_group_rules r JOIN security_groups g"
-                        " ON g.id = r.security_group_id WHERE g.project_id = ? ORDER BY"
-                        " r.created_at, r.id",
-                        STORE_ARGS(P(ctx->project_id)));
-    if (!s) {
-        json_decref(arr);
-        return NULL;
-    }
-    while ((rc = store_next(s, err)) > 0) {
-        json_t *o = rule_json(c, s, err);
-        if (!o) {
-            rc = -1;
-            break;
-        }
-        json_array_append_new(arr, o);
-    }
-    store_done(s);
-    if (rc < 0) {
-        json_decref(arr);
-        return NULL;
-    }
-    return arr;
+    const char *scope = policy_scope(ctx);
+    return store_collect(c, err, rule_row, NULL,
+                         "SELECT " RULE_COLS " FROM security_group_rules r JOIN security_groups g"
+                         " ON g.id = r.security_group_id WHERE (CAST(? AS TEXT) IS NULL OR"
+                         " g.project_id = ?) ORDER BY r.created_at, r.id",
+                         STORE_ARGS(P(scope), P(scope)));
 }
 
 int net_sgr_delete(struct store_conn *c, const struct auth_ctx *ctx, const char *id,
@@ -665,38 +646,21 @@ json_t *net_sg_get(struct store_conn *c, const struct auth_ctx *ctx, const char 
     return sg_get(c, ctx, id, err);
 }
 
+static json_t *sg_row(struct store_conn *c, struct store_stmt *s, void *arg, struct st_err *err)
+{
+    (void) arg;
+    return sg_json(c, s, err);
+}
+
 json_t *net_sg_list(struct store_conn *c, const struct auth_ctx *ctx, struct st_err *err)
 {
-    struct store_stmt *s;
-    json_t *arr;
-    int rc;
+    const char *scope = policy_scope(ctx);
     if (ensure_caller_default(c, ctx, err) < 0)
         return NULL;
-    if (ctx->is_admin)
-        s = store_query(c, err, "SELECT " SG_COLS " FROM security_groups ORDER BY created_at, id",
-                        STORE_NOARGS);
-    else
-        s = store_query(c, err,
-                        "SELECT " SG_COLS " FROM security_groups WHERE project_id = ? ORDER BY"
-                        " created_at, id",
-                        STORE_ARGS(P(ctx->project_id)));
-    if (!s)
-        return NULL;
-    arr = json_array();
-    while ((rc = store_next(s, err)) > 0) {
-        json_t *o = sg_json(c, s, err);
-        if (!o) {
-            rc = -1;
-            break;
-        }
-        json_array_append_new(arr, o);
-    }
-    store_done(s);
-    if (rc < 0) {
-        json_decref(arr);
-        return NULL;
-    }
-    return arr;
+    return store_collect(c, err, sg_row, NULL,
+                         "SELECT " SG_COLS " FROM security_groups WHERE (CAST(? AS TEXT) IS NULL"
+                         " OR project_id = ?) ORDER BY created_at, id",
+                         STORE_ARGS(P(scope), P(scope)));
 }
 
 static const char *const sg_keys[] = {

@@ -187,35 +187,20 @@ json_t *net_subnet_get(struct store_conn *c, const struct auth_ctx *ctx, const c
     return o;
 }
 
+/* Subnets of networks the caller may see. */
+static json_t *subnet_row(struct store_conn *c, struct store_stmt *s, void *arg,
+                          struct st_err *err)
+{
+    const struct auth_ctx *ctx = arg;
+    return subnet_visible(ctx, s) ? subnet_json(c, s, err) : NULL;
+}
+
 json_t *net_subnet_list(struct store_conn *c, const struct auth_ctx *ctx, struct st_err *err)
 {
-    struct store_stmt *s = store_query(c, err,
-                                       "SELECT " SUBNET_COLS " FROM subnets s JOIN networks n ON"
-                                       " n.id = s.network_id ORDER BY s.created_at, s.id",
-                                       STORE_NOARGS);
-    json_t *arr = json_array();
-    int rc;
-    if (!s) {
-        json_decref(arr);
-        return NULL;
-    }
-    while ((rc = store_next(s, err)) > 0) {
-        json_t *o;
-        if (!subnet_visible(ctx, s))
-            continue;
-        o = subnet_json(c, s, err);
-        if (!o) {
-            rc = -1;
-            break;
-        }
-        json_array_append_new(arr, o);
-    }
-    store_done(s);
-    if (rc < 0) {
-        json_decref(arr);
-        return NULL;
-    }
-    return arr;
+    return store_collect(c, err, subnet_row, (void *) ctx,
+                         "SELECT " SUBNET_COLS " FROM subnets s JOIN networks n ON"
+                         " n.id = s.network_id ORDER BY s.created_at, s.id",
+                         STORE_NOARGS);
 }
 
 /* ---- validation ---------------------------------------------------------- */

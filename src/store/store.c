@@ -210,6 +210,32 @@ int store_get_int(struct store_conn *c, struct st_err *err, int64_t *out, const 
     return rc;
 }
 
+json_t *store_collect(struct store_conn *c, struct st_err *err, store_row_fn row, void *arg,
+                      const char *sql, const struct store_param *params, size_t n)
+{
+    struct store_stmt *s = store_query(c, err, sql, params, n);
+    json_t *arr;
+    int rc;
+    if (!s)
+        return NULL;
+    arr = json_array();
+    while ((rc = store_next(s, err)) > 0) {
+        json_t *o = row(c, s, arg, err);
+        if (!o && st_err_is_set(err)) {
+            rc = -1;
+            break;
+        }
+        if (o)
+            json_array_append_new(arr, o);
+    }
+    store_done(s);
+    if (rc < 0) {
+        json_decref(arr);
+        return NULL;
+    }
+    return arr;
+}
+
 int store_schema_latest(void)
 {
     return store_migrations[store_migrations_count - 1].version;

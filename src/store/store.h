@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "common/err.h"
 
 struct store;
@@ -145,6 +147,17 @@ int64_t store_exec(struct store_conn *c, struct st_err *err, const char *sql,
  * when a row came back, 0 when none, -1 on error. */
 int store_get_int(struct store_conn *c, struct st_err *err, int64_t *out, const char *sql,
                   const struct store_param *params, size_t n) __attribute__((warn_unused_result));
+
+/* Gives each row of a query to 'row', which returns a new JSON value for it,
+ * or NULL without touching 'err' to leave the row out, or NULL with 'err'
+ * set to stop; returns a new array of the values, or NULL with 'err'.  The
+ * one loop for "list as JSON".  (A filter on the caller's project that is
+ * NULL for an admin: "WHERE (CAST(? AS TEXT) IS NULL OR project_id = ?)",
+ * which PostgreSQL can type too.) */
+typedef json_t *(*store_row_fn)(struct store_conn *c, struct store_stmt *s, void *arg,
+                                struct st_err *err);
+json_t *store_collect(struct store_conn *c, struct st_err *err, store_row_fn row, void *arg,
+                      const char *sql, const struct store_param *params, size_t n);
 
 /* Schema: applies the missing numbered migrations in order, each in its own
  * transaction.  Returns the number applied, or -1. */

@@ -3,7 +3,7 @@
 # show, properties, save, sharing between projects, delete; and hostile or
 # bad uploads, each refused with the right code and nothing left on disk.
 . "$(dirname "$0")/lib.sh"
-plan 41
+plan 44
 
 start_stratusd || { not_ok "stratusd starts"; done_testing; }
 ok "stratusd starts"
@@ -98,7 +98,34 @@ out=$(os image create --file "$W/good.qcow2" --disk-format raw --container-forma
 check_match "a qcow2 declared as raw is refused" '400|qcow2' "$out"
 check_eq "still no stray files" "$before" "$(files_in_store)"
 
+# An upload cut off half way: the image goes back to queued, no part file.
 ST_TOKEN=$(os token issue -f value -c id)
+cid=$(http POST /image/v2/images -d '{"name": "cut", "disk_format": "raw",
+    "container_format": "bare"}' | sed 's/^201 //' | jq -r .id)
+head -c $((64 << 20)) /dev/urandom >"$W/big.raw"
+curl -s -o /dev/null -X PUT -H "X-Auth-Token: $ST_TOKEN" --limit-rate 4M \
+    -H 'Content-Type: application/octet-stream' --data-binary @"$W/big.raw" \
+    "$ST_URL/image/v2/images/$cid/file" &
+cpid=$!
+saving=
+for _ in $(seq 40); do
+    saving=$(http GET "/image/v2/images/$cid" | sed 's/^200 //' | jq -r .status)
+    [ "$saving" = saving ] && break
+    sleep 0.1
+done
+check_eq "an upload in progress shows the image saving" saving "$saving"
+kill "$cpid" 2>/dev/null
+wait "$cpid" 2>/dev/null
+status=
+for _ in $(seq 50); do
+    status=$(http GET "/image/v2/images/$cid" | sed 's/^200 //' | jq -r .status)
+    [ "$status" = queued ] && break
+    sleep 0.1
+done
+check_eq "an interrupted upload returns the image to queued" queued "$status"
+check_eq "and leaves no partial file" "" "$(find "$images_dir" -name ".$cid*" -o -name "$cid")"
+http DELETE "/image/v2/images/$cid" >/dev/null
+
 res=$(http PUT "/image/v2/images/$id/file" -H 'Content-Type: application/octet-stream' \
     --data-binary @"$W/good.qcow2" | cut -d' ' -f1)
 check_eq "upload to an active image is 409" 409 "$res"

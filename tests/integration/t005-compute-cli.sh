@@ -5,7 +5,7 @@
 # errors, crash safety (SIGKILL of the agent and of stratusd), and nothing
 # left behind.
 . "$(dirname "$0")/lib.sh"
-plan 80
+plan 93
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
 start_stratusd || { not_ok "stratusd starts"; done_testing; }
@@ -43,6 +43,25 @@ check_match "the user-data's own output is on the console" "$marker" "$log"
 id1=$(os server show vm1 -f value -c id)
 check_match "the instance-id is the server id" "instance-id=$id1" "$log"
 check "the seed is in the instance directory" test -s "$ST_TMP/instances/$id1/disk.seed"
+
+# The raw responses against Tempest's schemas, the contract clients rely on.
+TS=$ST_TOP/tests/integration/tempest_schema.py
+schema() { # MICROVERSION PATH SCHEMA-MODULE SCHEMA
+    curl -s -H "X-Auth-Token: $ST_TOKEN" -H "OpenStack-API-Version: compute $1" \
+        "$ST_URL/compute/v2.1$2" >"$ST_TMP/schema.json" &&
+        /usr/bin/python3 "$TS" compute "$3" "$4" <"$ST_TMP/schema.json"
+}
+ST_TOKEN=$(os token issue -f value -c id)
+for mv in 2.1:v2_1 2.3:v2_3 2.9:v2_9 2.16:v2_16 2.19:v2_19 2.26:v2_26 2.47:v2_47 \
+    2.63:v2_63 2.71:v2_71 2.73:v2_73 2.79:v2_79; do
+    v=${mv%%:*}
+    m=${mv##*:}
+    check "server show at $v matches Tempest's $m.servers.get_server" \
+        schema "$v" "/servers/$id1" "$m.servers" get_server
+done
+check "servers/detail at 2.73 matches Tempest's list_servers_detail" \
+    schema 2.73 /servers/detail v2_73.servers list_servers_detail
+check "servers at 2.1 matches Tempest's list_servers" schema 2.1 /servers v2_1.servers list_servers
 
 check "server create --config-drive true --wait vm2" \
     os "${NOVA[@]}" server create --image testguest --flavor tiny --nic none \
