@@ -136,8 +136,9 @@ static void t04_state_json_invalid(void **state)
         "{\"version\": 1, \"disk_generation\": 1, \"image_id\": \"../x\"}",
         "{\"version\": 1, \"disk_generation\": 1, \"rescued\": 1}",
         "{\"version\": 1, \"disk_generation\": 1, \"flavor\": {\"id\": \"f\"}}",
-        "{\"version\": 1, \"disk_generation\": 1, \"flavor\": {\"id\": \"\", \"vcpus\": 1, "
-        "\"ram\": 1, \"disk\": 0, \"ephemeral\": 0, \"swap\": 0}}",
+        /* Parenthesised: one literal on two lines, not a missing comma. */
+        ("{\"version\": 1, \"disk_generation\": 1, \"flavor\": {\"id\": \"\", \"vcpus\": 1, "
+         "\"ram\": 1, \"disk\": 0, \"ephemeral\": 0, \"swap\": 0}}"),
         "{\"version\": 1, \"disk_generation\": 1, \"flavor\": 3}",
     };
     (void) state;
