@@ -656,6 +656,9 @@ struct api_server *api_server_start(struct app *app, const char *listen, unsigne
                                 MHD_OPTION_CONNECTION_LIMIT, max_conns,
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 120,
                                 MHD_OPTION_THREAD_STACK_SIZE, (size_t) (2u << 20),
+                                /* Bigger reads for uploads: the pool is mapped
+                                 * lazily, so small requests touch no more. */
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (256u << 10),
                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned) 1,
                                 MHD_OPTION_END);

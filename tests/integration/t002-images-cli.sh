@@ -3,7 +3,7 @@
 # show, properties, save, sharing between projects, delete; and hostile or
 # bad uploads, each refused with the right code and nothing left on disk.
 . "$(dirname "$0")/lib.sh"
-plan 44
+plan 53
 
 start_stratusd || { not_ok "stratusd starts"; done_testing; }
 ok "stratusd starts"
@@ -34,6 +34,18 @@ check_fail "property is gone" grep -q hw_disk_bus <<<"$out"
 
 check "image save --file" os image save --file "$W/saved" good
 check "saved data is identical" cmp "$W/good.qcow2" "$W/saved"
+
+# Data spanning several of the upload's 1 MiB blocks, not a multiple of one.
+head -c $((3 * 1048576 + 12345)) /dev/urandom >"$W/blocks.raw"
+check "image create --file (3 MiB raw)" os image create --file "$W/blocks.raw" \
+    --disk-format raw --container-format bare big
+out=$(os image show big -f json)
+check_match "its checksum is the MD5 of the data" \
+    "\"checksum\": \"$(md5sum "$W/blocks.raw" | cut -d' ' -f1)\"" "$out"
+check_match "its os_hash_value is the SHA-512" "$(sha512sum "$W/blocks.raw" | cut -d' ' -f1)" "$out"
+os image save --file "$W/big.saved" big
+check "it downloads identical" cmp "$W/blocks.raw" "$W/big.saved"
+os image delete big
 
 # Ranged download.
 id=$(os image show good -f value -c id)
@@ -147,6 +159,19 @@ check "image delete" os image delete good liar2 empty
 out=$(os image list -f value -c Name)
 check_eq "image list after delete" "" "$out"
 check_eq "the image files are gone" 0 "$(files_in_store)"
+stop_stratusd
 
+# [image] max_size: an upload past it is 413, the image stays queued, no file.
+printf '[image]\nmax_size = 2097152\n' >"$W/small.conf"
+start_stratusd --config "$W/small.conf" || not_ok "stratusd starts with max_size"
+ST_TOKEN=$(os token issue -f value -c id)
+lid=$(http POST /image/v2/images -d '{"name": "large", "disk_format": "raw",
+    "container_format": "bare"}' | sed 's/^201 //' | jq -r .id)
+res=$(http PUT "/image/v2/images/$lid/file" -H 'Content-Type: application/octet-stream' \
+    --data-binary @"$W/blocks.raw")
+check_match "an upload over [image] max_size is 413" "^413 .*storage limit" "$res"
+check_eq "the image is queued again" queued \
+    "$(http GET "/image/v2/images/$lid" | sed 's/^200 //' | jq -r .status)"
+check_eq "no file is left" 0 "$(files_in_store)"
 stop_stratusd
 done_testing
