@@ -15,7 +15,7 @@ trap 'kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url=http://127.0.0.1:$port
 "$B/stratus-manage" --data-dir "$tmp" bootstrap --password bench --public-url "$url" >/dev/null
-"$B/stratusd" --data-dir "$tmp" --listen 127.0.0.1:$port --log-level warning &
+"$B/stratusd" --data-dir "$tmp" --listen "127.0.0.1:$port" --log-level warning &
 pid=$!
 for _ in $(seq 100); do curl -sf "$url/identity" >/dev/null && break; sleep 0.05; done
 rss() { awk '/VmRSS/ {print $2/1024 " MiB"}' /proc/$pid/status; }
@@ -26,7 +26,7 @@ token=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' -d "$body"
     "$url/identity/v3/auth/tokens" | awk -F': ' 'tolower($1)=="x-subject-token" {print $2}' | tr -d '\r')
 
 # Token issue: 30 sequential requests.
-for i in $(seq 30); do
+for _ in $(seq 30); do
     curl -s -o /dev/null -w '%{time_total}\n' -H 'Content-Type: application/json' -d "$body" \
         "$url/identity/v3/auth/tokens"
 done | sort -n | awk '{a[NR]=$1} END {printf "token issue (curl, sequential): p50 %.1f ms, p90 %.1f ms\n", a[int(NR/2)+1]*1000, a[int(NR*0.9)]*1000}'

@@ -36,13 +36,17 @@ st_cleanup() {
         kill -TERM "$pid" 2>/dev/null || true
     done
     for pid in "${ST_PIDS[@]}"; do
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
+        st_reap "$pid"
     done
     rm -rf "$ST_TMP"
+}
+# st_reap PID: waits up to 5 s for PID (already signalled) to end, then kills it.
+st_reap() {
+    for _ in $(seq 50); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null || true
 }
 trap st_cleanup EXIT
 # A signal (run-tests' timeout sends SIGTERM) must still clean up.
