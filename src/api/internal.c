@@ -62,7 +62,7 @@ static int hosts_desired(struct api_req *req, struct api_resp *resp, struct st_e
         if (rev < 0)
             return -1;
         left = deadline - st_mono_ns();
-        if (rev > after || after == 0 || left <= 0)
+        if (rev > after || after == 0 || left <= 0 || host_waits_stopped())
             break;
         /* Wait without holding a store connection. */
         api_db_release(req);

@@ -682,6 +682,8 @@ void api_server_stop(struct api_server *srv)
 {
     if (!srv)
         return;
+    /* MHD joins every connection's thread: long-polls must answer now. */
+    host_stop_waits();
     MHD_stop_daemon(srv->mhd);
     router_free(srv->router);
     free(srv);

@@ -24,6 +24,24 @@ int server_purge(struct store_conn *c, const char *id, struct st_err *err);
 static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wait_cond = PTHREAD_COND_INITIALIZER;
 static uint64_t wait_gen;
+static bool waits_stopped;
+
+void host_stop_waits(void)
+{
+    pthread_mutex_lock(&wait_lock);
+    waits_stopped = true;
+    wait_gen++;
+    pthread_cond_broadcast(&wait_cond);
+    pthread_mutex_unlock(&wait_lock);
+}
+
+bool host_waits_stopped(void)
+{
+    pthread_mutex_lock(&wait_lock);
+    bool stopped = waits_stopped;
+    pthread_mutex_unlock(&wait_lock);
+    return stopped;
+}
 
 void host_notify(void)
 {
@@ -46,7 +64,7 @@ void host_wait(int ms)
     }
     pthread_mutex_lock(&wait_lock);
     gen = wait_gen;
-    while (gen == wait_gen)
+    while (gen == wait_gen && !waits_stopped)
         if (pthread_cond_timedwait(&wait_cond, &wait_lock, &ts) != 0)
             break;
     pthread_mutex_unlock(&wait_lock);
@@ -815,7 +833,7 @@ int host_task_wait(struct store *st, const char *task_id, int timeout_ms, json_t
         if (done)
             return done == 1 ? 0 : 1;
         int64_t left = deadline - st_mono_ns();
-        if (left <= 0)
+        if (left <= 0 || host_waits_stopped())
             return 2;
         host_wait(left > 1000000000 ? 1000 : (int) (left / 1000000) + 1);
     }

@@ -49,6 +49,11 @@ int host_bump_all(struct store_conn *c, struct st_err *err) __attribute__((warn_
 void host_notify(void);
 /* Waits until host_notify() or 'ms' milliseconds pass. */
 void host_wait(int ms);
+/* Ends every wait, now and later (the daemon is stopping): host_wait()
+ * returns at once and host_waits_stopped() is true, so long-polls answer
+ * and their connection threads end. */
+void host_stop_waits(void);
+bool host_waits_stopped(void);
 
 /* The desired state document of a host (new reference). */
 json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err);

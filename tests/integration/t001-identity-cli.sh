@@ -3,7 +3,7 @@
 # projects, users, roles and assignments; a member's limits; 401 for a wrong
 # password and a revoked token.
 . "$(dirname "$0")/lib.sh"
-plan 28
+plan 29
 
 start_stratusd || { not_ok "stratusd starts"; done_testing; }
 ok "stratusd starts"
@@ -72,5 +72,23 @@ check "project delete" os project delete other
 out=$(os project list -f value -c Name 2>&1 | sort | tr '\n' ' ')
 check_eq "project list after delete" "admin demo " "$out"
 
+# A host's long-poll (up to 60 s) must not hold up a stop: SIGTERM answers it.
+"$ST_BUILD/stratus-manage" --data-dir "$ST_DATA" host add lp-host >/dev/null
+hauth=(-H "Authorization: Bearer $(cat "$ST_DATA/hosts/lp-host.secret")")
+rev=$(curl -s "${hauth[@]}" -H 'Content-Type: application/json' -d '{"hypervisor_type":
+    "QEMU", "hypervisor_hostname": "lp-host", "virt_type": "qemu", "host_ip": "192.0.2.9",
+    "vcpus": 1, "memory_mb": 1024, "local_gb": 1, "agent_version": "t001"}' \
+    "$ST_URL/internal/v1/hosts/lp-host" | jq .revision)
+curl -s -o /dev/null "${hauth[@]}" \
+    "$ST_URL/internal/v1/hosts/lp-host/desired?after=$rev&timeout=60" &
+lp=$!
+sleep 1
+kill -TERM "$ST_PID"
+for _ in $(seq 100); do
+    kill -0 "$ST_PID" 2>/dev/null || break
+    sleep 0.1
+done
+check_fail "stratusd stops within 10 s of SIGTERM with a long-poll open" kill -0 "$ST_PID"
+wait "$lp" # its connection is closed; an agent polls again
 stop_stratusd
 done_testing
