@@ -59,6 +59,13 @@ ip link set lo up
 mkdir -p /run/netns
 mount -t tmpfs bench-compute /run/netns
 bench_build stratusd stratus-manage stratus-agent
+# The floor's transient domains (below), if the run stops among them.
+bench_cleanup_hook() {
+    local d
+    for d in $(virsh -q -c qemu:///system list --name 2>/dev/null | grep "^stratus-bench-floor-$$"); do
+        virsh -q -c qemu:///system destroy "$d" >/dev/null 2>&1 || true
+    done
+}
 
 # No quota in the way of N servers or of 1,000.
 cat >"$ST_TMP/stratusd.conf" <<'CONF'
@@ -269,6 +276,32 @@ while [ "$(curl -s "${auth[@]}" "$C/servers?name=%5Emany-" | jq '.servers | leng
     sleep 0.02
 done
 echo "# the $n servers deleted and gone in $(awk -v a="$t1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", (b - a) * 1000}') ms"
+
+# libvirt's floor for N at once: N copies of the floor domain, without its
+# kernel (nothing to boot, as the blank image), started by N virsh at once,
+# then destroyed at once.
+for i in $(seq "$n"); do
+    mkdir -p "$W/floor/$i"
+    cp "$W/floor"/disk* "$W/floor/$i/"
+    sed -e "s|$W/floor/|$W/floor/$i/|g" -e "s|stratus-bench-floor-$$|stratus-bench-floor-$$-$i|" \
+        -e '/<kernel>/d' -e '/<initrd>/d' -e '/<cmdline>/d' -e "/<entry name='uuid'>/d" \
+        "$W/floor/transient.xml" >"$W/floor/$i/t.xml" # (libvirt takes a missing uuid from SMBIOS)
+done
+t0=$EPOCHREALTIME
+pids=()
+for i in $(seq "$n"); do
+    virsh -q -c qemu:///system create "$W/floor/$i/t.xml" >/dev/null &
+    pids+=($!)
+done
+wait "${pids[@]}"
+t1=$EPOCHREALTIME
+pids=()
+for i in $(seq "$n"); do
+    virsh -q -c qemu:///system destroy "stratus-bench-floor-$$-$i" >/dev/null &
+    pids+=($!)
+done
+wait "${pids[@]}"
+echo "libvirt floor, $n virsh create at once (no agent, nothing to boot): $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", (b - a) * 1000}') ms; $n virsh destroy at once: $(awk -v a="$t1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", (b - a) * 1000}') ms"
 
 # ---- 1,000 servers on a fake host --------------------------------------------
 fake=bench-fake-host

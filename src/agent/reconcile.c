@@ -13,6 +13,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,6 +37,7 @@
 #define CONSOLE_MAX_BYTES (1u << 20)
 #define CLEANUP_INTERVAL_S 60
 #define SNAPSHOT_DIR "_snapshots"
+#define JOB_THREADS 8
 
 /* A clean shutdown the agent asked for and waits on. */
 enum pending {
@@ -64,6 +67,19 @@ struct srv {
     char base_image[MODEL_ID_MAX]; /* image under the current root disk (state.json) */
 };
 
+/* Slow libvirt work of a pass, run side by side once every server has been
+ * looked at: starting a domain (about a second of QEMU start-up) and
+ * removing a server (destroy, undefine, the directory).  A job touches one
+ * domain and one instance directory, nothing of the reconciler's. */
+enum job_kind { JOB_START, JOB_REMOVE };
+
+struct job {
+    enum job_kind kind;
+    struct srv *sv;
+    int rc;
+    struct st_err err;
+};
+
 /* A finished task and its report entry, repeated until the controller
  * retires it (it disappears from the desired state). */
 struct done_task {
@@ -85,6 +101,9 @@ struct reconciler {
     /* the cache names in use this pass */
     char **in_use;
     size_t nin_use, in_use_alloc;
+    struct job *jobs;
+    size_t njobs, jobs_alloc;
+    atomic_size_t job_next;
 };
 
 /* ------------------------------------------------------------ bookkeeping */
@@ -136,6 +155,7 @@ void reconcile_free(struct reconciler *r)
     for (size_t i = 0; i < r->nin_use; i++)
         free(r->in_use[i]);
     free(r->in_use);
+    free(r->jobs);
     free(r);
 }
 
@@ -337,7 +357,17 @@ struct ctx {
     struct st_buf kernel, initrd; /* cached kernel/ramdisk of the boot image */
     struct virt_info vi;
     const char *step; /* for the fault */
+    bool deferred;    /* a job finishes this server's pass */
 };
+
+static void job_add(struct reconciler *r, struct srv *sv, enum job_kind kind)
+{
+    if (r->njobs == r->jobs_alloc) {
+        r->jobs_alloc = r->jobs_alloc ? r->jobs_alloc * 2 : 16;
+        r->jobs = st_xrealloc(r->jobs, r->jobs_alloc * sizeof(*r->jobs));
+    }
+    r->jobs[r->njobs++] = (struct job){.kind = kind, .sv = sv, .err = ST_ERR_INIT};
+}
 
 static int refresh(struct ctx *c, struct st_err *err)
 {
@@ -741,8 +771,9 @@ static int step_power(struct ctx *c, struct st_err *err)
             break;
         case VIRT_SUSPENDED:
         case VIRT_MISSING:
-            rc = virt_start(r->virt, name, false, err);
-            break;
+            job_add(r, sv, JOB_START);
+            c->deferred = true;
+            return 0;
         case VIRT_SHUTOFF:
             if (!sv->hold)
                 log_debug(MOD, "server '%s': shut off (reason %d, by the guest: %s)", s->id,
@@ -758,10 +789,9 @@ static int step_power(struct ctx *c, struct st_err *err)
                 acted = false;
                 break;
             }
-            rc = virt_start(r->virt, name, false, err);
-            if (rc == 0)
-                log_info(MOD, "server '%s': started", s->id);
-            break;
+            job_add(r, sv, JOB_START);
+            c->deferred = true;
+            return 0;
         }
         break;
     case MODEL_POWER_STOPPED:
@@ -912,7 +942,8 @@ static void converge(struct reconciler *r, const struct model_server *s, struct 
     if (step_domain(&c, &err) < 0 || step_power(&c, &err) < 0)
         goto fail;
 done:
-    srv_ok(sv);
+    if (!c.deferred)
+        srv_ok(sv); /* else when its job is done */
     goto out;
 fail:
     srv_fail(r, sv, c.step, &err);
@@ -943,6 +974,69 @@ out:
     instance_free(inst);
     st_buf_release(&name);
     return rc;
+}
+
+/* ------------------------------------------------------------ jobs */
+
+static void *job_worker(void *opaque)
+{
+    struct reconciler *r = opaque;
+    struct st_buf name = ST_BUF_INIT;
+    for (;;) {
+        size_t i = atomic_fetch_add(&r->job_next, 1);
+        struct job *j;
+        if (i >= r->njobs)
+            break;
+        j = &r->jobs[i];
+        if (j->kind == JOB_START) {
+            dom_name(j->sv->id, &name);
+            j->rc = virt_start(r->virt, name.buf, false, &j->err);
+        } else {
+            j->rc = remove_server(r, j->sv->id, &j->err);
+        }
+    }
+    st_buf_release(&name);
+    return NULL;
+}
+
+/* Runs the pass's jobs on up to JOB_THREADS threads (this one too), then
+ * records their outcome as the sequential code would have. */
+static void run_jobs(struct reconciler *r)
+{
+    pthread_t t[JOB_THREADS - 1];
+    size_t nt = 0, want = r->njobs < JOB_THREADS ? r->njobs : JOB_THREADS;
+    struct st_buf name = ST_BUF_INIT;
+
+    if (!r->njobs)
+        return;
+    atomic_store(&r->job_next, 0);
+    while (nt + 1 < want && pthread_create(&t[nt], NULL, job_worker, r) == 0)
+        nt++;
+    job_worker(r);
+    for (size_t i = 0; i < nt; i++)
+        pthread_join(t[i], NULL);
+
+    for (size_t i = 0; i < r->njobs; i++) {
+        struct job *j = &r->jobs[i];
+        struct srv *sv = j->sv;
+        if (j->rc < 0) {
+            srv_fail(r, sv, j->kind == JOB_START ? "power" : "delete", &j->err);
+            continue;
+        }
+        srv_ok(sv);
+        if (j->kind == JOB_START) {
+            struct virt_info vi;
+            struct st_err err = ST_ERR_INIT;
+            log_info(MOD, "server '%s': started", sv->id);
+            dom_name(sv->id, &name);
+            /* What the next pass compares with, as step_power does. */
+            sv->was_running = virt_state(r->virt, name.buf, &vi, &err) == 0 &&
+                              (vi.state == VIRT_RUNNING || vi.state == VIRT_PAUSED) &&
+                              sv->pending == PEND_NONE;
+        }
+    }
+    st_buf_release(&name);
+    r->njobs = 0;
 }
 
 /* ------------------------------------------------------------ tasks */
@@ -1317,16 +1411,12 @@ json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64
         sv->seen = true;
         if (s->delete) {
             sv->pending = PEND_NONE;
-            if (remove_server(r, s->id, &err) < 0) {
-                srv_fail(r, sv, "delete", &err);
-                st_err_clear(&err);
-            } else {
-                srv_ok(sv);
-            }
+            job_add(r, sv, JOB_REMOVE);
             continue;
         }
         converge(r, s, sv);
     }
+    run_jobs(r);
     run_tasks(r, d, tasks);
     for (size_t i = 0; i < d->nservers; i++) {
         const struct model_server *s = &d->servers[i];

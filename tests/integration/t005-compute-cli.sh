@@ -5,7 +5,7 @@
 # errors, crash safety (SIGKILL of the agent and of stratusd), and nothing
 # left behind.
 . "$(dirname "$0")/lib.sh"
-plan 93
+plan 98
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
 start_stratusd || { not_ok "stratusd starts"; done_testing; }
@@ -218,8 +218,19 @@ check "the server accepted before the crash becomes ACTIVE" wait_status crash2 A
 out=$(os server list -f value -c Status | sort -u | tr '\n' ' ')
 check_eq "no server is stuck in BUILD or deleting" "ACTIVE " "$out"
 
+# -- several at once ----------------------------------------------------------
+# The agent starts and removes the servers of one pass side by side.
+check "server create --min 3 --max 3 multi" os "${NOVA[@]}" server create --image testguest \
+    --flavor tiny --nic none --min 3 --max 3 multi
+for i in 1 2 3; do
+    check "multi-$i becomes ACTIVE" wait_status "multi-$i" ACTIVE
+done
+log=$(wait_console multi-3 'stratus-guest: ready')
+check_match "multi-3 boots with its own name" 'stratus-guest: hostname=multi-3 ' "$log"
+
 # -- nothing left behind ----------------------------------------------------
-check "server delete --wait (all)" os server delete --wait vm1 vm2 vm3 crash2
+check "server delete --wait (all)" os server delete --wait vm1 vm2 vm3 crash2 multi-1 multi-2 \
+    multi-3
 for _ in $(seq 60); do
     [ "$(leak_snapshot)" = "$before" ] && break
     sleep 0.5
