@@ -5,7 +5,7 @@
 # errors, crash safety (SIGKILL of the agent and of stratusd), and nothing
 # left behind.
 . "$(dirname "$0")/lib.sh"
-plan 98
+plan 99
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
 start_stratusd || { not_ok "stratusd starts"; done_testing; }
@@ -92,6 +92,9 @@ wait_boots() { # N [MARKER]: until the console shows more than N markers
 check "vm1 booted again" wait_boots "$n"
 check "server reboot (soft)" os server reboot --wait vm1
 check_eq "ACTIVE after a soft reboot" ACTIVE "$(os server show vm1 -f value -c status)"
+# Booted up before the hard reboot: one that comes before the guest kernel
+# prints its first line leaves no mark of the boot it cut short.
+check "the guest booted again after the soft reboot" wait_boots $((n + 1))
 check "server reboot --hard" os server reboot --hard --wait vm1
 check_eq "ACTIVE after a hard reboot" ACTIVE "$(os server show vm1 -f value -c status)"
 # ACTIVE comes when the domain runs again, before the kernel prints anything.
