@@ -594,46 +594,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_debug("http", "%s", line);
 }
 
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, struct st_err *err)
-{
-    char host[128];
-    const char *colon;
-    uint32_t port;
-    memset(ss, 0, sizeof(*ss));
-    if (listen[0] == '[') {
-        const char *end = strchr(listen, ']');
-        if (!end || end[1] != ':' || (size_t) (end - listen - 1) >= sizeof(host))
-            goto bad;
-        memcpy(host, listen + 1, (size_t) (end - listen - 1));
-        host[end - listen - 1] = '\0';
-        colon = end + 1;
-    } else {
-        colon = strrchr(listen, ':');
-        if (!colon || (size_t) (colon - listen) >= sizeof(host))
-            goto bad;
-        memcpy(host, listen, (size_t) (colon - listen));
-        host[colon - listen] = '\0';
-    }
-    if (st_parse_u32(colon + 1, 0, 65535, &port) < 0)
-        goto bad;
-    struct sockaddr_in *in4 = (struct sockaddr_in *) ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ss;
-    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t) port);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t) port);
-        return 0;
-    }
-bad:
-    st_err_set(err, ST_ERR_BAD_REQUEST,
-               "invalid listen address '%s': expected ADDR:PORT or [ADDR]:PORT", listen);
-    return -1;
-}
-
 struct api_server *api_server_start(struct app *app, const char *listen, unsigned max_conns,
                                     struct st_err *err)
 {
@@ -642,7 +602,7 @@ struct api_server *api_server_start(struct app *app, const char *listen, unsigne
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_POLL;
 
-    if (parse_listen(listen, &ss, err) < 0)
+    if (st_parse_listen(listen, &ss, err) < 0)
         return NULL;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;

@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -478,4 +481,44 @@ int st_mkdir_p(const char *path, unsigned mode, struct st_err *err)
     }
     free(p);
     return rc;
+}
+
+int st_parse_listen(const char *listen, struct sockaddr_storage *ss, struct st_err *err)
+{
+    char host[128];
+    const char *colon;
+    uint32_t port;
+    memset(ss, 0, sizeof(*ss));
+    if (listen[0] == '[') {
+        const char *end = strchr(listen, ']');
+        if (!end || end[1] != ':' || (size_t) (end - listen - 1) >= sizeof(host))
+            goto bad;
+        memcpy(host, listen + 1, (size_t) (end - listen - 1));
+        host[end - listen - 1] = '\0';
+        colon = end + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon || (size_t) (colon - listen) >= sizeof(host))
+            goto bad;
+        memcpy(host, listen, (size_t) (colon - listen));
+        host[colon - listen] = '\0';
+    }
+    if (st_parse_u32(colon + 1, 0, 65535, &port) < 0)
+        goto bad;
+    struct sockaddr_in *in4 = (struct sockaddr_in *) ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ss;
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t) port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t) port);
+        return 0;
+    }
+bad:
+    st_err_set(err, ST_ERR_BAD_REQUEST,
+               "invalid listen address '%s': expected ADDR:PORT or [ADDR]:PORT", listen);
+    return -1;
 }

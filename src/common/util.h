@@ -85,4 +85,10 @@ int st_write_file(const char *path, const void *data, size_t len, unsigned mode,
 /* mkdir -p with 'mode' for the directories it creates. */
 int st_mkdir_p(const char *path, unsigned mode, struct st_err *err) ST_WUR;
 
+/* Parses a listen address, "ADDR:PORT" or "[V6ADDR]:PORT" with a numeric
+ * address (port 0: any free port), into 'ss' (AF_INET or AF_INET6).
+ * BAD_REQUEST otherwise. */
+struct sockaddr_storage;
+int st_parse_listen(const char *listen, struct sockaddr_storage *ss, struct st_err *err) ST_WUR;
+
 #endif

@@ -159,6 +159,11 @@ typedef json_t *(*store_row_fn)(struct store_conn *c, struct store_stmt *s, void
 json_t *store_collect(struct store_conn *c, struct st_err *err, store_row_fn row, void *arg,
                       const char *sql, const struct store_param *params, size_t n);
 
+/* The time this process has spent running SQL (prepare, bind, step,
+ * begin, commit, rollback), in nanoseconds, and the number of statements
+ * prepared: process-wide sums over every store, read for the metrics. */
+void store_time(uint64_t *ns, uint64_t *statements);
+
 /* Schema: applies the missing numbered migrations in order, each in its own
  * transaction.  Returns the number applied, or -1. */
 int store_migrate(struct store *st, struct st_err *err) __attribute__((warn_unused_result));
