@@ -14,9 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/metrics.h"
 #include "api/options.h"
 #include "api/server.h"
 #include "common/log.h"
+#include "common/metrics_http.h"
 #include "common/util.h"
 #include "identity/identity.h"
 #include "compute/server.h"
@@ -32,6 +34,7 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: stratusd [--data-dir DIR] [--listen ADDR:PORT] [--config FILE]\n"
             "                [--log-level LEVEL] [--log-file FILE] [--pidfile FILE]\n"
+            "                [--metrics-listen ADDR:PORT]\n"
             "\n"
             "The stratus controller: Keystone, Nova, Glance, Neutron and Cinder APIs on one\n"
             "listener, backed by the state store in DIR.\n"
@@ -42,6 +45,9 @@ static void usage(FILE *f)
             "  --log-level LEVEL  debug, info, warning or error (default info)\n"
             "  --log-file FILE    append the log to FILE (default standard error)\n"
             "  --pidfile FILE     write the daemon's pid to FILE\n"
+            "  --metrics-listen ADDR:PORT\n"
+            "                     serve Prometheus metrics (GET /metrics) there, apart from\n"
+            "                     the API; keep it on loopback ([metrics] listen)\n"
             "  --help-config      print every configuration option with its default\n"
             "  --version          print the version\n"
             "\n"
@@ -78,15 +84,18 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},   {"log-level", required_argument, NULL, 'L'},
         {"log-file", required_argument, NULL, 'F'}, {"pidfile", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},           {"help-config", no_argument, NULL, 'H'},
-        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, 'V'},        {"metrics-listen", required_argument, NULL, 'M'},
+        {NULL, 0, NULL, 0},
     };
     const char *data_dir = NULL, *listen = NULL, *config = NULL, *level = NULL, *logfile = NULL;
-    const char *pidfile = NULL;
+    const char *pidfile = NULL, *metrics_listen = NULL;
     struct st_err err = ST_ERR_INIT;
     struct cfg *cfg = NULL;
     struct store *store = NULL;
     struct identity *idn = NULL;
     struct api_server *srv = NULL;
+    struct api_metrics *metrics = NULL;
+    struct mx_http *mxh = NULL;
     char *db_url = NULL, *key_dir = NULL;
     struct st_buf image_dir = ST_BUF_INIT;
     enum log_level lvl;
@@ -101,6 +110,7 @@ int main(int argc, char **argv)
         case 'L': level = optarg; break;
         case 'F': logfile = optarg; break;
         case 'p': pidfile = optarg; break;
+        case 'M': metrics_listen = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("stratusd %s\n", STRATUS_VERSION); return 0;
         case 'H': {
@@ -124,7 +134,8 @@ int main(int argc, char **argv)
     if (!cfg)
         goto fail;
     if ((level && cfg_set(cfg, "DEFAULT", "log_level", level, &err) < 0) ||
-        (logfile && cfg_set(cfg, "DEFAULT", "log_file", logfile, &err) < 0))
+        (logfile && cfg_set(cfg, "DEFAULT", "log_file", logfile, &err) < 0) ||
+        (metrics_listen && cfg_set(cfg, "metrics", "listen", metrics_listen, &err) < 0))
         goto fail;
     if (log_level_parse(cfg_str(cfg, "DEFAULT", "log_level"), &lvl) < 0) {
         st_err_set(&err, ST_ERR_BAD_REQUEST, "invalid log level '%s'",
@@ -191,10 +202,19 @@ int main(int argc, char **argv)
         .public_url = cfg_str(cfg, "DEFAULT", "public_url"),
         .max_body = (size_t) cfg_int(cfg, "api", "max_body_size"),
     };
+    metrics = api_metrics_new();
+    app.metrics = metrics;
     srv = api_server_start(&app, cfg_str(cfg, "DEFAULT", "listen"),
                            (unsigned) cfg_int(cfg, "api", "max_connections"), &err);
     if (!srv)
         goto fail;
+    if (*cfg_str(cfg, "metrics", "listen")) {
+        mxh = mx_http_start(cfg_str(cfg, "metrics", "listen"), api_metrics_scrape, &app, &err);
+        if (!mxh)
+            goto fail;
+        log_info("main", "metrics on %s (port %u)", cfg_str(cfg, "metrics", "listen"),
+                 (unsigned) mx_http_port(mxh));
+    }
     if (pidfile) {
         struct st_buf b = ST_BUF_INIT;
         st_buf_addf(&b, "%d\n", (int) getpid());
@@ -228,7 +248,9 @@ int main(int argc, char **argv)
 fail:
     log_errorx("main", "%s", err.msg);
 out:
+    mx_http_stop(mxh);
     api_server_stop(srv);
+    api_metrics_free(metrics);
     identity_free(idn);
     store_close(store);
     if (pidfile && rc == 0)

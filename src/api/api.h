@@ -41,6 +41,7 @@ enum api_service {
  * internally synchronised). */
 struct image_files;
 struct compute_conf;
+struct api_metrics;
 
 struct app {
     const struct compute_conf *compute;
@@ -51,6 +52,7 @@ struct app {
     const char *data_dir;
     const char *public_url; /* configured base URL, or NULL: from Host */
     size_t max_body;        /* bytes */
+    struct api_metrics *metrics; /* request counters (api/metrics.h), or NULL */
 };
 
 #define ROUTE_MAX_PARAMS 6

@@ -1,6 +1,7 @@
 /*
  * compute.c (api) - Nova's operator-facing resources under /compute/v2.1:
- * os-hypervisors, os-services, os-availability-zone, limits and
+ * os-hypervisors, os-services, os-availability-zone, limits, server
+ * diagnostics and
  * os-quota-sets.  Hosts come from compute/host.c, quotas from
  * compute/server.c.
  */
@@ -12,6 +13,7 @@
 #include "common/util.h"
 #include "compute/host.h"
 #include "compute/server.h"
+#include "compute/stats.h"
 #include "common/banned.h"
 
 #define V21 "/compute/v2.1"
@@ -55,8 +57,8 @@ static json_t *hypervisor_view(const struct api_req *req, json_t *h, bool detail
         char *cpu = json_dumps(json_object_get(h, "cpu_info"), JSON_COMPACT);
         json_object_set_new(o, "cpu_info", json_string(cpu ? cpu : "{}"));
         free(cpu);
-        json_object_set_new(o, "current_workload", json_integer(0));
-        json_object_set_new(o, "disk_available_least", json_integer(disk - disk_used));
+        json_object_set(o, "current_workload", json_object_get(h, "current_workload"));
+        json_object_set(o, "disk_available_least", json_object_get(h, "disk_available_least"));
         json_object_set_new(o, "free_disk_gb", json_integer(disk - disk_used));
         json_object_set_new(o, "free_ram_mb", json_integer(mem - mem_used));
         json_object_set(o, "local_gb", json_object_get(h, "local_gb"));
@@ -131,7 +133,7 @@ static int hypervisors_statistics(struct api_req *req, struct api_resp *resp, st
 {
     json_t *all, *h;
     size_t i;
-    int64_t t[8] = {0};
+    int64_t t[9] = {0};
     if (api_mv(req, 2, 88)) {
         st_err_set(err, ST_ERR_NOT_FOUND, "The statistics API was removed in 2.88.");
         return -1;
@@ -148,11 +150,13 @@ static int hypervisors_statistics(struct api_req *req, struct api_resp *resp, st
         t[4] += json_integer_value(json_object_get(h, "local_gb"));
         t[5] += json_integer_value(json_object_get(h, "local_gb_used"));
         t[6] += json_integer_value(json_object_get(h, "running_vms"));
+        t[7] += json_integer_value(json_object_get(h, "current_workload"));
+        t[8] += json_integer_value(json_object_get(h, "disk_available_least"));
     }
     api_reply(resp, 200,
-              json_pack("{s:{s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+              json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
                         "hypervisor_statistics", "count", (json_int_t) json_array_size(all),
-                        "current_workload", 0, "disk_available_least", (json_int_t) (t[4] - t[5]),
+                        "current_workload", (json_int_t) t[7], "disk_available_least", (json_int_t) t[8],
                         "free_disk_gb", (json_int_t) (t[4] - t[5]), "free_ram_mb",
                         (json_int_t) (t[2] - t[3]), "local_gb", (json_int_t) t[4],
                         "local_gb_used", (json_int_t) t[5], "memory_mb", (json_int_t) t[2],
@@ -523,6 +527,172 @@ static int quotas_delete(struct api_req *req, struct api_resp *resp, struct st_e
     return 0;
 }
 
+/* ---- GET /servers/{id}/diagnostics -------------------------------------- */
+
+/* Nova's power_state names (nova.compute.power_state.STATE_MAP). */
+static const char *power_state_name(int p)
+{
+    switch (p) {
+    case 1:
+        return "running";
+    case 3:
+        return "paused";
+    case 4:
+        return "shutdown";
+    case 6:
+        return "crashed";
+    case 7:
+        return "suspended";
+    default:
+        return "pending";
+    }
+}
+
+/* A figure of 'o', or JSON null when the agent did not have it. */
+static json_t *fig(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? json_incref(v) : json_null();
+}
+
+static json_t *fig_div(json_t *o, const char *key, json_int_t d)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? json_integer(json_integer_value(v) / d) : json_null();
+}
+
+/* The 2.48 shape (nova/api/openstack/compute/views/server_diagnostics.py). */
+static json_t *diagnostics_248(const struct server_rec *r, json_t *st, const char *virt_type)
+{
+    json_t *cpus = json_array(), *disks = json_array(), *nics = json_array(), *v;
+    json_t *mem = json_object_get(st, "memory");
+    size_t i;
+
+    json_array_foreach(json_object_get(st, "vcpus"), i, v)
+        json_array_append_new(cpus, json_pack("{s:I, s:O, s:n}", "id", (json_int_t) i, "time", v,
+                                              "utilisation"));
+    json_array_foreach(json_object_get(st, "disks"), i, v)
+        json_array_append_new(disks, json_pack("{s:o, s:o, s:o, s:o, s:o}", "read_bytes",
+                                               fig(v, "read_bytes"), "read_requests",
+                                               fig(v, "read_requests"), "write_bytes",
+                                               fig(v, "write_bytes"), "write_requests",
+                                               fig(v, "write_requests"), "errors_count",
+                                               fig(v, "errors")));
+    json_array_foreach(json_object_get(st, "nics"), i, v)
+    {
+        json_t *mac = json_object_get(v, "mac_address");
+        json_array_append_new(
+            nics, json_pack("{s:O, s:o, s:o, s:o, s:o, s:n, s:o, s:o, s:o, s:o, s:n}",
+                            "mac_address", mac ? mac : json_null(), "rx_octets",
+                            fig(v, "rx_bytes"), "rx_errors", fig(v, "rx_errors"), "rx_drop",
+                            fig(v, "rx_drop"), "rx_packets", fig(v, "rx_packets"), "rx_rate",
+                            "tx_octets", fig(v, "tx_bytes"), "tx_errors", fig(v, "tx_errors"),
+                            "tx_drop", fig(v, "tx_drop"), "tx_packets", fig(v, "tx_packets"),
+                            "tx_rate"));
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:I, s:I, s:I, s:{s:o, s:o}, s:o, s:o, s:o}",
+                     "state", power_state_name(r->power_state), "driver", "libvirt",
+                     "hypervisor", *virt_type ? virt_type : "qemu", "hypervisor_os", "linux",
+                     "uptime",
+                     r->launched_at ? json_integer(st_now_us() / 1000000 - r->launched_at)
+                                    : json_null(),
+                     "config_drive", r->config_drive, "num_cpus",
+                     (json_int_t) json_array_size(cpus), "num_disks",
+                     (json_int_t) json_array_size(disks), "num_nics",
+                     (json_int_t) json_array_size(nics), "memory_details", "maximum",
+                     fig_div(mem, "maximum", 1024), "used", fig_div(mem, "current", 1024),
+                     "cpu_details", cpus, "disk_details", disks, "nic_details", nics);
+}
+
+/* Before 2.48 the body was the libvirt driver's own flat dictionary. */
+static json_t *diagnostics_legacy(json_t *st)
+{
+    static const char *const disk_keys[][2] = {
+        {"read_requests", "read_req"}, {"read_bytes", "read"},   {"write_requests", "write_req"},
+        {"write_bytes", "write"},      {"errors", "errors"},
+    };
+    static const char *const nic_keys[][2] = {
+        {"rx_bytes", "rx"},           {"rx_packets", "rx_packets"}, {"rx_errors", "rx_errors"},
+        {"rx_drop", "rx_drop"},       {"tx_bytes", "tx"},           {"tx_packets", "tx_packets"},
+        {"tx_errors", "tx_errors"},   {"tx_drop", "tx_drop"},
+    };
+    json_t *o = json_object(), *v, *mem = json_object_get(st, "memory");
+    struct st_buf k = ST_BUF_INIT;
+    size_t i;
+
+    json_array_foreach(json_object_get(st, "vcpus"), i, v)
+    {
+        st_buf_reset(&k);
+        st_buf_addf(&k, "cpu%zu_time", i);
+        json_object_set(o, k.buf, v);
+    }
+    if (json_object_get(mem, "maximum"))
+        json_object_set(o, "memory", json_object_get(mem, "maximum"));
+    if (json_object_get(mem, "current"))
+        json_object_set(o, "memory-actual", json_object_get(mem, "current"));
+    if (json_object_get(mem, "rss"))
+        json_object_set(o, "memory-rss", json_object_get(mem, "rss"));
+    json_array_foreach(json_object_get(st, "disks"), i, v)
+    {
+        for (size_t j = 0; j < ST_ARRAY_SIZE(disk_keys); j++) {
+            if (!json_object_get(v, disk_keys[j][0]))
+                continue;
+            st_buf_reset(&k);
+            st_buf_addf(&k, "%s_%s", json_string_value(json_object_get(v, "name")),
+                        disk_keys[j][1]);
+            json_object_set(o, k.buf, json_object_get(v, disk_keys[j][0]));
+        }
+    }
+    json_array_foreach(json_object_get(st, "nics"), i, v)
+    {
+        for (size_t j = 0; j < ST_ARRAY_SIZE(nic_keys); j++) {
+            if (!json_object_get(v, nic_keys[j][0]))
+                continue;
+            st_buf_reset(&k);
+            st_buf_addf(&k, "%s_%s", json_string_value(json_object_get(v, "name")),
+                        nic_keys[j][1]);
+            json_object_set(o, k.buf, json_object_get(v, nic_keys[j][0]));
+        }
+    }
+    st_buf_release(&k);
+    return o;
+}
+
+/* The figures come from the agent's last report (compute/stats.h says why
+ * not a live call), so they are at most report_interval old. */
+static int server_diagnostics(struct api_req *req, struct api_resp *resp, struct st_err *err)
+{
+    struct server_rec r;
+    json_t *st = NULL;
+    int64_t at = 0;
+    char virt_type[16];
+    int rc;
+
+    if (server_get(req->db, &req->auth, api_param(req, 0), &r, err) < 0)
+        return -1;
+    if (r.power_state != 1) {
+        st_err_set(err, ST_ERR_CONFLICT,
+                   "Cannot 'get_diagnostics' instance %s while it is in power state %s", r.id,
+                   power_state_name(r.power_state));
+        server_rec_release(&r);
+        return -1;
+    }
+    rc = r.host && r.host_up
+             ? server_stats_get(req->db, r.id, &st, &at, virt_type, sizeof(virt_type), err)
+             : 0;
+    if (rc <= 0) {
+        if (rc == 0)
+            st_err_set(err, ST_ERR_CONFLICT, "Instance %s is not ready", r.id);
+        server_rec_release(&r);
+        return -1;
+    }
+    api_reply(resp, 200, api_mv(req, 2, 48) ? diagnostics_248(&r, st, virt_type)
+                                            : diagnostics_legacy(st));
+    json_decref(st);
+    server_rec_release(&r);
+    return 0;
+}
+
 #define A ROUTE_AUTH
 #define AA (ROUTE_AUTH | ROUTE_ADMIN)
 #define R(m, p, fn, fl) {m, V21 p, fn, fl, SVC_COMPUTE, NULL}
@@ -542,5 +712,6 @@ const struct route compute_routes[] = {
     R("GET", "/os-quota-sets/{project}/defaults", quotas_defaults, A),
     R("PUT", "/os-quota-sets/{project}", quotas_update, AA),
     R("DELETE", "/os-quota-sets/{project}", quotas_delete, AA),
+    R("GET", "/servers/{id}/diagnostics", server_diagnostics, AA),
 };
 const size_t compute_routes_count = sizeof(compute_routes) / sizeof(compute_routes[0]);

@@ -30,6 +30,12 @@ const struct cfg_opt controller_opts[] = {
      "streamed and not bound by it."},
     {"api", "max_connections", CFG_INT, "512", 8, 65536,
      "Most client connections served at once."},
+    {"metrics", "listen", CFG_STR, "", 0, 0,
+     "Address and port of the Prometheus listener (GET /metrics, text format 0.0.4): "
+     "ADDR:PORT or [ADDR]:PORT, e.g. 127.0.0.1:9360; port 0 picks a free port. It is a "
+     "listener of its own, apart from the API, and has no authentication: keep it on "
+     "loopback or a management address. Empty: no metrics listener. --metrics-listen "
+     "overrides it."},
     {"database", "connection", CFG_STR, "", 0, 0,
      "The store: a SQLite file path or sqlite:PATH. Empty: DATA_DIR/stratus.db."},
     {"database", "pool_size", CFG_INT, "8", 1, 256,

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api/metrics.h"
 #include "api/router.h"
 #include "api/versions.h"
 #include "common/json.h"
@@ -551,6 +552,8 @@ void api_handle(struct app *app, const struct router *r, const struct api_call *
         res->json = json_incref(resp->json);
     for (int i = 0; i < resp->nheaders; i++)
         st_buf_addf(&res->headers, "%s: %s\n", resp->headers[i].name, resp->headers[i].value);
+    api_metrics_request(app->metrics, rs->req.route, rs->req.method, res->status,
+                        st_mono_ns() - rs->req.start_ns);
     req_free(rs);
 }
 
@@ -571,7 +574,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     if (rs->streaming && !rs->req.stream_done && rs->req.route->stream->abort)
         rs->req.route->stream->abort(&rs->req);
-    double ms = (double) (st_mono_ns() - rs->req.start_ns) / 1e6;
+    int64_t ns = st_mono_ns() - rs->req.start_ns;
+    double ms = (double) ns / 1e6;
+    api_metrics_request(rs->req.app->metrics, rs->req.route, rs->req.method, rs->resp.status, ns);
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
         log_info("api", "%s %s %d %.2fms %s", rs->req.method, rs->req.path, rs->resp.status, ms,
                  rs->req.request_id);

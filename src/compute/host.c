@@ -13,6 +13,7 @@
 
 #include "common/json.h"
 #include "common/util.h"
+#include "compute/stats.h"
 #include "network/network.h"
 #include "common/banned.h"
 
@@ -668,11 +669,14 @@ json_t *host_report(struct store_conn *c, const struct compute_conf *conf, const
     json_t *v;
 
     (void) conf;
-    if ((servers && !json_is_array(servers)) || (tasks && !json_is_array(tasks))) {
-        st_err_set(err, ST_ERR_BAD_REQUEST, "servers and tasks must be arrays");
+    json_t *stats = json_object_get(report, "stats");
+    if ((servers && !json_is_array(servers)) || (tasks && !json_is_array(tasks)) ||
+        (stats && !json_is_array(stats))) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "servers, tasks and stats must be arrays");
         return NULL;
     }
-    if (json_array_size(servers) > 10000 || json_array_size(tasks) > 10000) {
+    if (json_array_size(servers) > 10000 || json_array_size(tasks) > 10000 ||
+        json_array_size(stats) > 10000) {
         st_err_set(err, ST_ERR_BAD_REQUEST, "report too large");
         return NULL;
     }
@@ -691,7 +695,8 @@ json_t *host_report(struct store_conn *c, const struct compute_conf *conf, const
         if (apply_server(c, name, v, &bump, err) < 0)
             goto fail;
     }
-    if (net_host_report(c, name, report, err) < 0)
+    if (net_host_report(c, name, report, err) < 0 ||
+        server_stats_apply(c, name, report, err) < 0)
         goto fail;
     /* Finished tasks are kept an hour for their results, then dropped. */
     if (store_exec(c, err, "DELETE FROM tasks WHERE status <> 'pending' AND finished_at < ?",
@@ -736,7 +741,9 @@ json_t *host_list(struct store_conn *c, const struct compute_conf *conf, struct 
         " h.host_ip, h.vcpus, h.memory_mb, h.local_gb, h.cpu_info, h.enabled,"
         " h.disabled_reason, h.forced_down, h.availability_zone, h.last_seen, h.updated_at,"
         " COALESCE(SUM(s.vcpus), 0), COALESCE(SUM(s.memory_mb), 0),"
-        " COALESCE(SUM(s.disk_gb), 0), COUNT(s.id), h.created_at"
+        " COALESCE(SUM(s.disk_gb), 0), COUNT(s.id), h.created_at,"
+        " COALESCE(SUM(CASE WHEN s.task_state IS NOT NULL AND s.task_state <> '' THEN 1"
+        " ELSE 0 END), 0), h.disk_available_least"
         " FROM hosts h LEFT JOIN servers s ON s.host = h.name GROUP BY h.name ORDER BY h.name",
         STORE_NOARGS);
     json_t *arr;
@@ -760,9 +767,17 @@ json_t *host_list(struct store_conn *c, const struct compute_conf *conf, struct 
             !store_isnull(s, 14) && host_is_up(store_int(s, 14), conf), "last_seen",
             (json_int_t) store_int(s, 14), "updated_at", (json_int_t) store_int(s, 15),
             "vcpus_used", (json_int_t) store_int(s, 16), "memory_mb_used",
-            (json_int_t) store_int(s, 17), "local_gb_used", (json_int_t) store_int(s, 18),
+            (json_int_t) (store_int(s, 17) + conf->reserved_host_memory_mb), "local_gb_used", (json_int_t) store_int(s, 18),
             "running_vms", (json_int_t) store_int(s, 19));
         json_object_set_new(h, "created_at", json_integer(store_int(s, 20)));
+        /* Nova's figures: servers with a task under way, and the free disk
+         * the agent measured net of its guests' overcommit (NULL until a
+         * report brought it: then the claims' view). */
+        json_object_set_new(h, "current_workload", json_integer(store_int(s, 21)));
+        json_object_set_new(h, "disk_available_least",
+                            json_integer(store_isnull(s, 22)
+                                             ? store_int(s, 8) - store_int(s, 18)
+                                             : store_int(s, 22)));
         json_array_append_new(arr, h);
     }
     store_done(s);

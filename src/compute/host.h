@@ -71,7 +71,10 @@ int host_may_upload(struct store_conn *c, const char *name, const char *image_id
 bool host_is_up(int64_t last_seen, const struct compute_conf *conf);
 
 /* Hypervisors and services (os-hypervisors, os-services): new arrays of
- * objects with the host columns and usage sums. */
+ * objects with the host columns and usage sums as Nova's resource tracker
+ * counts them: every server placed on the host, memory_mb_used including
+ * [compute] reserved_host_memory_mb, current_workload the servers with a
+ * task under way, disk_available_least from the agent's last report. */
 json_t *host_list(struct store_conn *c, const struct compute_conf *conf, struct st_err *err);
 /* Enables/disables a host (os-services); 'reason' may be NULL. */
 int host_set_enabled(struct store_conn *c, const char *name, bool enabled, const char *reason,

@@ -462,6 +462,18 @@ static const char m005_network[] =
 static const char m006_power_generation[] =
     "ALTER TABLE servers ADD COLUMN power_generation BIGINT NOT NULL DEFAULT 1;";
 
+/* The last figures an agent reported for each server (CPU, memory, disk
+ * and network counters from libvirt), which Nova's diagnostics API reads,
+ * and the host's free disk net of its guests' overcommit (Nova's
+ * disk_available_least).  Stats go with their server. */
+static const char m007_server_stats[] =
+    "CREATE TABLE server_stats ("
+    " server_id TEXT PRIMARY KEY REFERENCES servers(id) ON DELETE CASCADE,"
+    " host TEXT NOT NULL,"
+    " stats TEXT NOT NULL,"
+    " updated_at BIGINT NOT NULL);"
+    "ALTER TABLE hosts ADD COLUMN disk_available_least BIGINT;";
+
 const struct store_migration store_migrations[] = {
     {1, "identity", m001_identity},
     {2, "images", m002_images},
@@ -469,6 +481,7 @@ const struct store_migration store_migrations[] = {
     {4, "compute", m004_compute},
     {5, "network", m005_network},
     {6, "power generation", m006_power_generation},
+    {7, "server stats", m007_server_stats},
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);
