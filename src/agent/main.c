@@ -16,6 +16,18 @@
  * thread, which, while a pass is busy for longer than report_interval (an
  * image download, a long qemu-img), repeats the last report with the
  * servers being built marked "building", so the host does not look down.
+ * With --metrics-listen, a libmicrohttpd thread serves GET /metrics.
+ *
+ * Metrics.  Pass counts, durations and faults are counted by main after
+ * each pass (atomics, common/metrics.h).  The guests' figures are read
+ * at scrape time, in the listener's thread, over a libvirt connection of
+ * its own: a sample then carries the time it was taken, as Prometheus
+ * assumes (a snapshot cached at each pass would make rates step every
+ * report_interval and could be minutes old during a long pass), a scrape
+ * never waits for a pass nor touches main's connection, and the cost, one
+ * virConnectGetAllDomainStats call, is paid only when someone scrapes.
+ * Each report also carries the figures of the pass (for the diagnostics
+ * API, compute/stats.h on the controller) and the host's free disk.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -42,6 +54,8 @@
 #include "agent/virt.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/metrics_http.h"
 #include "common/util.h"
 #include "common/banned.h"
 
@@ -63,7 +77,7 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: stratus-agent --data-dir DIR --controller URL [--config FILE] [--host NAME]\n"
             "                     [--credential FILE] [--log-level LEVEL] [--log-file FILE]\n"
-            "                     [--pidfile FILE] [--once]\n"
+            "                     [--pidfile FILE] [--metrics-listen ADDR:PORT] [--once]\n"
             "\n"
             "The stratus host agent: registers this hypervisor host with the controller and\n"
             "keeps its libvirt domains, disks and seeds as the controller's desired state\n"
@@ -79,6 +93,9 @@ static void usage(FILE *f)
             "  --log-level LEVEL  debug, info, warning or error (default info)\n"
             "  --log-file FILE    append the log to FILE (default standard error)\n"
             "  --pidfile FILE     write the agent's pid to FILE\n"
+            "  --metrics-listen ADDR:PORT\n"
+            "                     serve Prometheus metrics (GET /metrics) there; keep it on\n"
+            "                     loopback ([metrics] listen)\n"
             "  --once             register, reconcile and report once, then exit\n"
             "  --help-config      print every configuration option with its default\n"
             "  --version          print the version\n"
@@ -226,6 +243,15 @@ static void *heartbeat_loop(void *opaque)
 
 /* ------------------------------------------------------------ I/O for the reconciler */
 
+struct agent_metrics {
+    struct mx_registry *reg;
+    struct mx_family *passes, *pass_seconds, *faults, *servers;
+    json_t *faults_seen;  /* server id -> its fault's message (main only) */
+    struct mx_http *http; /* the listener, or NULL */
+    struct virt *virt;    /* the listener thread's connection, opened at the first scrape */
+    const char *uri, *instances_path;
+};
+
 struct agent {
     struct cfg *cfg;
     char *host, *instances_path, *secret;
@@ -237,6 +263,7 @@ struct agent {
     struct heartbeat hb;
     struct reconciler *rec;
     int report_interval;
+    struct agent_metrics mx;
 };
 
 static int io_fetch(void *opaque, const struct model_image *img, const char *path,
@@ -261,6 +288,308 @@ static void io_building(void *opaque, const char *server_id)
 {
     struct agent *a = opaque;
     hb_building(&a->hb, server_id);
+}
+
+/* ------------------------------------------------------------ metrics */
+
+/* Pass durations, in nanoseconds: 1 ms to 10 min (an image download). */
+static const int64_t pass_bounds[] = {
+    1000000,     5000000,     10000000,    50000000,     100000000,    250000000,
+    500000000,   1000000000,  2500000000,  5000000000,   10000000000,  30000000000,
+    60000000000, 120000000000, 300000000000, 600000000000,
+};
+
+/* The states a report gives a server (docs/agent-protocol.md). */
+static const char *const report_states[] = {"building", "running",   "shutoff", "paused",
+                                            "suspended", "error",    "gone"};
+
+static void metrics_init(struct agent *a)
+{
+    static const char *const step[] = {"step"};
+    static const char *const state[] = {"state"};
+    struct agent_metrics *m = &a->mx;
+    m->reg = mx_registry_new();
+    m->passes = mx_family_new(m->reg, MX_COUNTER, "stratus_agent_passes_total",
+                              "Reconcile passes run.", 0, NULL, 1, NULL, 0, 1);
+    m->pass_seconds = mx_family_new(
+        m->reg, MX_HISTOGRAM, "stratus_agent_pass_duration_seconds",
+        "Time a reconcile pass took, with the figures for its report.", 0, NULL, 1e9,
+        pass_bounds, ST_ARRAY_SIZE(pass_bounds), 1);
+    m->faults = mx_family_new(m->reg, MX_COUNTER, "stratus_agent_faults_total",
+                              "Server failures, by the step that failed, counted once per "
+                              "distinct failure (a new fault message for the server).",
+                              1, step, 1, NULL, 0, 64);
+    m->servers = mx_family_new(m->reg, MX_GAUGE, "stratus_agent_servers",
+                               "Servers of this host by the state the last report gave them.",
+                               1, state, 1, NULL, 0, 16);
+    m->faults_seen = json_object();
+    m->uri = cfg_str(a->cfg, "libvirt", "uri");
+    m->instances_path = a->instances_path;
+}
+
+/* Counts a pass that took 'ns' and produced 'report'. */
+static void metrics_pass(struct agent *a, int64_t ns, json_t *report)
+{
+    struct agent_metrics *m = &a->mx;
+    uint64_t counts[ST_ARRAY_SIZE(report_states)] = {0};
+    json_t *seen = json_object(), *e;
+    size_t i;
+
+    mx_add(mx_series(m->passes, NULL), 1);
+    mx_observe(mx_series(m->pass_seconds, NULL), ns);
+    json_array_foreach(json_object_get(report, "servers"), i, e)
+    {
+        const char *id = json_string_value(json_object_get(e, "id"));
+        const char *state = json_string_value(json_object_get(e, "state"));
+        json_t *fault = json_object_get(e, "fault");
+        const char *msg = json_string_value(json_object_get(fault, "message"));
+        const char *stepname = json_string_value(json_object_get(fault, "details"));
+        for (size_t k = 0; k < ST_ARRAY_SIZE(report_states); k++)
+            counts[k] += st_streq(state, report_states[k]);
+        if (!id || !st_streq(state, "error") || !msg)
+            continue;
+        if (!st_streq(json_string_value(json_object_get(m->faults_seen, id)), msg))
+            mx_add(mx_series(m->faults,
+                             (const char *const[]){stepname && *stepname ? stepname : "unknown"}),
+                   1);
+        json_object_set_new(seen, id, json_string(msg));
+    }
+    /* Only servers still failing are remembered: a recovered one that
+     * fails again counts again. */
+    json_decref(m->faults_seen);
+    m->faults_seen = seen;
+    for (size_t k = 0; k < ST_ARRAY_SIZE(report_states); k++)
+        mx_set(mx_series(m->servers, (const char *const[]){report_states[k]}),
+               (int64_t) counts[k]);
+}
+
+/* The MAC of the NIC whose tap is 'tap' in the desired state, or NULL. */
+static const char *nic_mac(const struct model_desired *d, const char *id, const char *tap)
+{
+    const struct model_server *s = d ? model_find_server(d, id) : NULL;
+    for (int i = 0; s && i < s->nnics; i++)
+        if (!strcmp(s->nics[i].tap, tap))
+            return s->nics[i].mac;
+    return NULL;
+}
+
+static void put_fig(json_t *o, const char *key, int64_t v)
+{
+    if (v >= 0)
+        json_object_set_new(o, key, json_integer((json_int_t) v));
+}
+
+/* Adds "stats" (the figures of the running domains) and "capacity" (free
+ * disk net of the guests' overcommit, Nova's disk_available_least) to
+ * 'report'.  Without libvirt the report goes without them. */
+static void report_stats(struct agent *a, const struct model_desired *d, json_t *report)
+{
+    struct virt_dom_stats *st = NULL;
+    struct st_err err = ST_ERR_INIT;
+    json_t *arr;
+    struct statvfs vfs;
+    int64_t overcommit = 0;
+    size_t n = 0;
+
+    if (virt_stats(a->virt, a->instances_path, &st, &n, &err) < 0) {
+        log_debug(MOD, "no statistics in this report: %s", err.msg);
+        return;
+    }
+    arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct virt_dom_stats *s = &st[i];
+        json_t *e, *vcpus, *disks, *nics, *mem;
+        for (size_t k = 0; k < s->ndisks; k++)
+            if (s->disks[k].capacity > s->disks[k].physical && s->disks[k].physical >= 0)
+                overcommit += s->disks[k].capacity - s->disks[k].physical;
+        if (!s->active)
+            continue;
+        vcpus = json_array();
+        disks = json_array();
+        nics = json_array();
+        mem = json_object();
+        e = json_pack("{s:s}", "id", s->id);
+        put_fig(e, "cpu_time", s->cpu_time);
+        for (size_t k = 0; k < s->nvcpus; k++)
+            json_array_append_new(vcpus, s->vcpu_time[k] >= 0
+                                             ? json_integer((json_int_t) s->vcpu_time[k])
+                                             : json_null());
+        put_fig(mem, "maximum", s->mem_maximum);
+        put_fig(mem, "current", s->mem_current);
+        put_fig(mem, "rss", s->mem_rss);
+        for (size_t k = 0; k < s->ndisks; k++) {
+            const struct virt_disk_stats *k_ = &s->disks[k];
+            json_t *o = json_pack("{s:s}", "name", k_->name);
+            put_fig(o, "read_bytes", k_->rd_bytes);
+            put_fig(o, "read_requests", k_->rd_reqs);
+            put_fig(o, "write_bytes", k_->wr_bytes);
+            put_fig(o, "write_requests", k_->wr_reqs);
+            put_fig(o, "errors", k_->errors);
+            json_array_append_new(disks, o);
+        }
+        for (size_t k = 0; k < s->nnics; k++) {
+            const struct virt_nic_stats *k_ = &s->nics[k];
+            const char *mac = nic_mac(d, s->id, k_->name);
+            json_t *o = json_pack("{s:s}", "name", k_->name);
+            if (mac)
+                json_object_set_new(o, "mac_address", json_string(mac));
+            put_fig(o, "rx_bytes", k_->rx_bytes);
+            put_fig(o, "rx_packets", k_->rx_pkts);
+            put_fig(o, "rx_errors", k_->rx_errs);
+            put_fig(o, "rx_drop", k_->rx_drop);
+            put_fig(o, "tx_bytes", k_->tx_bytes);
+            put_fig(o, "tx_packets", k_->tx_pkts);
+            put_fig(o, "tx_errors", k_->tx_errs);
+            put_fig(o, "tx_drop", k_->tx_drop);
+            json_array_append_new(nics, o);
+        }
+        json_object_set_new(e, "vcpus", vcpus);
+        json_object_set_new(e, "memory", mem);
+        json_object_set_new(e, "disks", disks);
+        json_object_set_new(e, "nics", nics);
+        json_array_append_new(arr, e);
+    }
+    json_object_set_new(report, "stats", arr);
+    if (statvfs(a->instances_path, &vfs) == 0) {
+        int64_t free_bytes = (int64_t) ((uint64_t) vfs.f_bavail * vfs.f_frsize);
+        json_object_set_new(report, "capacity",
+                            json_pack("{s:I}", "disk_available_least",
+                                      (json_int_t) ((free_bytes - overcommit) >> 30)));
+    }
+    free(st);
+}
+
+/* One per-domain family at scrape time: 'get' gives the value of domain
+ * 'd' (device 'k' for per-device families), or < 0 for none. */
+enum dom_kind { DOM_ONE, DOM_VCPU, DOM_DISK, DOM_NIC };
+struct dom_family {
+    const char *name, *help;
+    enum mx_type type;
+    enum dom_kind kind;
+    double divisor;
+    int64_t (*get)(const struct virt_dom_stats *d, size_t k);
+};
+
+/* clang-format off */
+#define DGET(fn, expr) \
+    static int64_t fn(const struct virt_dom_stats *d, size_t k) { (void) k; return (expr); }
+DGET(g_cpu, d->cpu_time)
+DGET(g_vcpu, d->vcpu_time[k])
+DGET(g_mem_max, d->mem_maximum < 0 ? -1 : d->mem_maximum * 1024)
+DGET(g_mem_cur, d->mem_current < 0 ? -1 : d->mem_current * 1024)
+DGET(g_mem_rss, d->mem_rss < 0 ? -1 : d->mem_rss * 1024)
+DGET(g_rd_bytes, d->disks[k].rd_bytes)
+DGET(g_wr_bytes, d->disks[k].wr_bytes)
+DGET(g_rd_reqs, d->disks[k].rd_reqs)
+DGET(g_wr_reqs, d->disks[k].wr_reqs)
+DGET(g_rx_bytes, d->nics[k].rx_bytes)
+DGET(g_tx_bytes, d->nics[k].tx_bytes)
+DGET(g_rx_pkts, d->nics[k].rx_pkts)
+DGET(g_tx_pkts, d->nics[k].tx_pkts)
+DGET(g_rx_errs, d->nics[k].rx_errs)
+DGET(g_tx_errs, d->nics[k].tx_errs)
+DGET(g_rx_drop, d->nics[k].rx_drop)
+DGET(g_tx_drop, d->nics[k].tx_drop)
+#undef DGET
+/* clang-format on */
+
+static const struct dom_family dom_families[] = {
+    {"stratus_domain_cpu_seconds_total", "CPU time used by the guest (libvirt cpu.time).",
+     MX_COUNTER, DOM_ONE, 1e9, g_cpu},
+    {"stratus_domain_vcpu_seconds_total", "CPU time of each vCPU (libvirt vcpu.N.time).",
+     MX_COUNTER, DOM_VCPU, 1e9, g_vcpu},
+    {"stratus_domain_memory_maximum_bytes", "The guest's memory size (balloon.maximum).",
+     MX_GAUGE, DOM_ONE, 1, g_mem_max},
+    {"stratus_domain_memory_current_bytes", "Memory the balloon leaves the guest (balloon.current).",
+     MX_GAUGE, DOM_ONE, 1, g_mem_cur},
+    {"stratus_domain_memory_rss_bytes", "Resident memory of the QEMU process (balloon.rss).",
+     MX_GAUGE, DOM_ONE, 1, g_mem_rss},
+    {"stratus_domain_disk_read_bytes_total", "Bytes read by the guest, per disk.", MX_COUNTER,
+     DOM_DISK, 1, g_rd_bytes},
+    {"stratus_domain_disk_write_bytes_total", "Bytes written by the guest, per disk.",
+     MX_COUNTER, DOM_DISK, 1, g_wr_bytes},
+    {"stratus_domain_disk_read_requests_total", "Read requests, per disk.", MX_COUNTER, DOM_DISK,
+     1, g_rd_reqs},
+    {"stratus_domain_disk_write_requests_total", "Write requests, per disk.", MX_COUNTER,
+     DOM_DISK, 1, g_wr_reqs},
+    {"stratus_domain_network_receive_bytes_total", "Bytes the guest received, per interface.",
+     MX_COUNTER, DOM_NIC, 1, g_rx_bytes},
+    {"stratus_domain_network_transmit_bytes_total", "Bytes the guest sent, per interface.",
+     MX_COUNTER, DOM_NIC, 1, g_tx_bytes},
+    {"stratus_domain_network_receive_packets_total", "Packets received, per interface.",
+     MX_COUNTER, DOM_NIC, 1, g_rx_pkts},
+    {"stratus_domain_network_transmit_packets_total", "Packets sent, per interface.", MX_COUNTER,
+     DOM_NIC, 1, g_tx_pkts},
+    {"stratus_domain_network_receive_errors_total", "Receive errors, per interface.", MX_COUNTER,
+     DOM_NIC, 1, g_rx_errs},
+    {"stratus_domain_network_transmit_errors_total", "Transmit errors, per interface.",
+     MX_COUNTER, DOM_NIC, 1, g_tx_errs},
+    {"stratus_domain_network_receive_drops_total", "Received packets dropped, per interface.",
+     MX_COUNTER, DOM_NIC, 1, g_rx_drop},
+    {"stratus_domain_network_transmit_drops_total", "Sent packets dropped, per interface.",
+     MX_COUNTER, DOM_NIC, 1, g_tx_drop},
+};
+
+static void render_domains(struct st_buf *out, const struct virt_dom_stats *st, size_t n)
+{
+    for (size_t f = 0; f < ST_ARRAY_SIZE(dom_families); f++) {
+        const struct dom_family *df = &dom_families[f];
+        mx_text_family(out, df->name, df->type, df->help);
+        for (size_t i = 0; i < n; i++) {
+            const struct virt_dom_stats *d = &st[i];
+            size_t nk = df->kind == DOM_VCPU   ? d->nvcpus
+                        : df->kind == DOM_DISK ? d->ndisks
+                        : df->kind == DOM_NIC  ? d->nnics
+                                               : 1;
+            if (!d->active)
+                continue;
+            for (size_t k = 0; k < nk; k++) {
+                char idx[24];
+                const char *kv[4] = {"instance", d->id, NULL, NULL};
+                int64_t v = df->get(d, k);
+                if (v < 0)
+                    continue;
+                if (df->kind == DOM_VCPU) {
+                    snprintf(idx, sizeof(idx), "%zu", k);
+                    kv[2] = "vcpu";
+                    kv[3] = idx;
+                } else if (df->kind == DOM_DISK) {
+                    kv[2] = "device";
+                    kv[3] = d->disks[k].name;
+                } else if (df->kind == DOM_NIC) {
+                    kv[2] = "interface";
+                    kv[3] = d->nics[k].name;
+                }
+                if (df->divisor == 1)
+                    mx_text_sample_u64(out, df->name, kv[2] ? 2 : 1, kv, (uint64_t) v);
+                else
+                    mx_text_sample(out, df->name, kv[2] ? 2 : 1, kv, (double) v / df->divisor);
+            }
+        }
+    }
+}
+
+/* mx_http_render_fn: the listener's thread, one scrape at a time. */
+static void scrape(void *opaque, struct st_buf *out)
+{
+    struct agent *a = opaque;
+    struct agent_metrics *m = &a->mx;
+    struct st_err err = ST_ERR_INIT;
+    struct virt_dom_stats *st = NULL;
+    size_t n = 0;
+    bool ok;
+
+    mx_render(m->reg, out);
+    if (!m->virt)
+        m->virt = virt_open_secondary(m->uri, &err);
+    ok = m->virt && virt_stats(m->virt, m->instances_path, &st, &n, &err) == 0;
+    if (!ok)
+        log_debug(MOD, "metrics without the guests' figures: %s", err.msg);
+    mx_text_family(out, "stratus_agent_libvirt_up", MX_GAUGE,
+                   "1 when this scrape could read the domains' statistics from libvirt.");
+    mx_text_sample_u64(out, "stratus_agent_libvirt_up", 0, NULL, ok ? 1 : 0);
+    render_domains(out, st, n);
+    free(st);
 }
 
 /* ------------------------------------------------------------ set-up */
@@ -408,7 +737,12 @@ static int run(struct agent *a, bool once)
         /* Events during the pass wake the next one. */
         drain_wake();
         hb_busy(&a->hb, true);
-        report = reconcile_run(a->rec, desired, &next_ns);
+        {
+            int64_t t0 = st_mono_ns();
+            report = reconcile_run(a->rec, desired, &next_ns);
+            report_stats(a, desired, report);
+            metrics_pass(a, st_mono_ns() - t0, report);
+        }
         hb_busy(&a->hb, false);
         if (client_report(a->client, report, &reply, &err) < 0) {
             json_decref(report);
@@ -454,6 +788,7 @@ int main(int argc, char **argv)
         {"log-file", required_argument, NULL, 'F'},
         {"pidfile", required_argument, NULL, 'p'},
         {"once", no_argument, NULL, 'o'},
+        {"metrics-listen", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {"help-config", no_argument, NULL, 'H'},
         {"version", no_argument, NULL, 'V'},
@@ -486,6 +821,7 @@ int main(int argc, char **argv)
         case 'F': flags.log_file = optarg; break;
         case 'p': pidfile = optarg; break;
         case 'o': once = true; break;
+        case 'M': flags.metrics_listen = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("stratus-agent %s\n", AGENT_VERSION); return 0;
         case 'H': {
@@ -629,6 +965,14 @@ int main(int argc, char **argv)
         };
         a.rec = reconcile_new(&ropts, a.virt, &io);
     }
+    metrics_init(&a);
+    if (*cfg_str(a.cfg, "metrics", "listen")) {
+        a.mx.http = mx_http_start(cfg_str(a.cfg, "metrics", "listen"), scrape, &a, &err);
+        if (!a.mx.http)
+            goto fail;
+        log_info(MOD, "metrics on %s (port %u)", cfg_str(a.cfg, "metrics", "listen"),
+                 (unsigned) mx_http_port(a.mx.http));
+    }
     if (pthread_create(&hb_thread, NULL, heartbeat_loop, &a.hb) != 0) {
         st_err_set(&err, ST_ERR_INTERNAL, "cannot start the heartbeat thread");
         goto fail;
@@ -668,6 +1012,12 @@ out:
         }
         pthread_join(sig_thread, NULL);
     }
+    /* The listener first: a scrape uses its own libvirt connection, whose
+     * events the main driver's thread dispatches. */
+    mx_http_stop(a.mx.http);
+    virt_close(a.mx.virt);
+    mx_registry_free(a.mx.reg);
+    json_decref(a.mx.faults_seen);
     reconcile_free(a.rec);
     net_free(a.net);
     client_free(a.client);

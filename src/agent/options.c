@@ -51,6 +51,11 @@ const struct cfg_opt agent_opts[] = {
      "Address the VNC servers of the guests listen on."},
     {"libvirt", "mem_stats_period_seconds", CFG_INT, "10", 0, 3600,
      "Seconds between the memory balloon's statistics updates. 0: off."},
+    {"metrics", "listen", CFG_STR, "", 0, 0,
+     "Address and port of the Prometheus listener (GET /metrics, text format 0.0.4): "
+     "ADDR:PORT or [ADDR]:PORT, e.g. 127.0.0.1:9361; port 0 picks a free port. It has no "
+     "authentication: keep it on loopback or a management address. Empty: no metrics "
+     "listener. --metrics-listen overrides it."},
     {"network", "physical_interface_mappings", CFG_STR, "", 0, 0,
      "Provider networks and their uplinks: PHYSNET:IFACE[,PHYSNET:IFACE...]. A flat network "
      "on PHYSNET bridges IFACE itself, a vlan network IFACE.VID."},
@@ -76,7 +81,9 @@ struct cfg *agent_config(const char *config_file, const struct agent_flags *flag
         (flags->host && cfg_set(cfg, "DEFAULT", "host", flags->host, err) < 0) ||
         (flags->credential && cfg_set(cfg, "DEFAULT", "credential", flags->credential, err) < 0) ||
         (flags->log_level && cfg_set(cfg, "DEFAULT", "log_level", flags->log_level, err) < 0) ||
-        (flags->log_file && cfg_set(cfg, "DEFAULT", "log_file", flags->log_file, err) < 0))
+        (flags->log_file && cfg_set(cfg, "DEFAULT", "log_file", flags->log_file, err) < 0) ||
+        (flags->metrics_listen &&
+         cfg_set(cfg, "metrics", "listen", flags->metrics_listen, err) < 0))
         goto fail;
     vt = cfg_str(cfg, "libvirt", "virt_type");
     if (!st_streq(vt, "auto") && !st_streq(vt, "kvm") && !st_streq(vt, "qemu")) {

@@ -32,6 +32,7 @@ struct agent_flags {
     const char *credential;
     const char *log_level;
     const char *log_file;
+    const char *metrics_listen;
 };
 
 /* Loads the defaults, then 'config_file' (may be NULL), then the flags.

@@ -563,3 +563,177 @@ int virt_host_info(struct virt *v, json_t *info, struct st_err *err)
     free(caps);
     return 0;
 }
+
+/* ------------------------------------------------------------ statistics */
+
+struct virt *virt_open_secondary(const char *uri, struct st_err *err)
+{
+    struct virt *v;
+    (void) pthread_once(&event_once, register_event_impl);
+    if (event_impl_rc < 0) {
+        lv_err(err, "setting up the libvirt event loop", NULL);
+        return NULL;
+    }
+    v = st_xcalloc(1, sizeof(*v));
+    v->uri = st_xstrdup(uri);
+    v->cb_id = -1;
+    if (connect_now(v, err) < 0) {
+        virt_close(v);
+        return NULL;
+    }
+    return v;
+}
+
+static int64_t param_ull(virTypedParameterPtr p, int np, const char *fmt, size_t i)
+{
+    char name[VIR_TYPED_PARAM_FIELD_LENGTH];
+    unsigned long long u = 0;
+    if (st_snprintf(name, sizeof(name), fmt, i) < 0 ||
+        virTypedParamsGetULLong(p, np, name, &u) != 1)
+        return -1;
+    return u > INT64_MAX ? INT64_MAX : (int64_t) u;
+}
+
+static size_t param_count(virTypedParameterPtr p, int np, const char *name)
+{
+    unsigned int u = 0;
+    if (virTypedParamsGetUInt(p, np, name, &u) != 1)
+        return 0;
+    return u > VIRT_STATS_MAX_DEV ? VIRT_STATS_MAX_DEV : u;
+}
+
+static const char *param_str(virTypedParameterPtr p, int np, const char *fmt, size_t i)
+{
+    char name[VIR_TYPED_PARAM_FIELD_LENGTH];
+    const char *s = NULL;
+    if (st_snprintf(name, sizeof(name), fmt, i) < 0 ||
+        virTypedParamsGetString(p, np, name, &s) != 1)
+        return NULL;
+    return s;
+}
+
+static int power_of(int state)
+{
+    switch (state) {
+    case VIR_DOMAIN_RUNNING:
+    case VIR_DOMAIN_BLOCKED:
+    case VIR_DOMAIN_SHUTDOWN:
+        return virt_power_state(VIRT_RUNNING);
+    case VIR_DOMAIN_PAUSED:
+        return virt_power_state(VIRT_PAUSED);
+    case VIR_DOMAIN_CRASHED:
+        return virt_power_state(VIRT_CRASHED);
+    case VIR_DOMAIN_PMSUSPENDED:
+        return virt_power_state(VIRT_SUSPENDED);
+    case VIR_DOMAIN_SHUTOFF:
+        return virt_power_state(VIRT_SHUTOFF);
+    default:
+        return virt_power_state(VIRT_MISSING);
+    }
+}
+
+/* Fills 'd' from one record; false when the domain is not ours. */
+static bool fill_stats(virDomainStatsRecordPtr rec, const char *instances_path,
+                       struct virt_dom_stats *d)
+{
+    virTypedParameterPtr p = rec->params;
+    int np = rec->nparams, state = 0;
+    const char *name = virDomainGetName(rec->dom);
+    struct st_buf dir = ST_BUF_INIT;
+    bool ours = false;
+    size_t nblock;
+
+    if (!name || strncmp(name, NAME_PREFIX, strlen(NAME_PREFIX)) ||
+        !st_is_uuid(name + strlen(NAME_PREFIX)) ||
+        st_snprintf(d->id, sizeof(d->id), "%s", name + strlen(NAME_PREFIX)) < 0)
+        return false;
+    st_buf_addf(&dir, "%s/%s/", instances_path, d->id);
+    nblock = param_count(p, np, "block.count");
+    for (size_t i = 0; i < nblock; i++) {
+        const char *path = param_str(p, np, "block.%zu.path", i);
+        const char *dev = param_str(p, np, "block.%zu.name", i);
+        struct virt_disk_stats *k = &d->disks[d->ndisks];
+        if (path && !strncmp(path, dir.buf, dir.len) && !strstr(path + dir.len, "/../"))
+            ours = true;
+        if (!dev || st_snprintf(k->name, sizeof(k->name), "%s", dev) < 0)
+            continue;
+        k->rd_bytes = param_ull(p, np, "block.%zu.rd.bytes", i);
+        k->rd_reqs = param_ull(p, np, "block.%zu.rd.reqs", i);
+        k->wr_bytes = param_ull(p, np, "block.%zu.wr.bytes", i);
+        k->wr_reqs = param_ull(p, np, "block.%zu.wr.reqs", i);
+        k->errors = param_ull(p, np, "block.%zu.errors", i);
+        k->capacity = param_ull(p, np, "block.%zu.capacity", i);
+        k->physical = param_ull(p, np, "block.%zu.physical", i);
+        d->ndisks++;
+    }
+    st_buf_release(&dir);
+    if (!ours)
+        return false;
+    (void) virTypedParamsGetInt(p, np, "state.state", &state);
+    d->power_state = power_of(state);
+    d->active = state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_NOSTATE &&
+                state != VIR_DOMAIN_CRASHED && state != VIR_DOMAIN_PMSUSPENDED;
+    d->cpu_time = param_ull(p, np, "cpu.time", 0);
+    d->mem_maximum = param_ull(p, np, "balloon.maximum", 0);
+    d->mem_current = param_ull(p, np, "balloon.current", 0);
+    d->mem_rss = param_ull(p, np, "balloon.rss", 0);
+    d->nvcpus = param_count(p, np, "vcpu.current");
+    for (size_t i = 0; i < d->nvcpus; i++)
+        d->vcpu_time[i] = param_ull(p, np, "vcpu.%zu.time", i);
+    for (size_t i = 0, nn = param_count(p, np, "net.count"); i < nn; i++) {
+        const char *ifname = param_str(p, np, "net.%zu.name", i);
+        struct virt_nic_stats *k = &d->nics[d->nnics];
+        if (!ifname || st_snprintf(k->name, sizeof(k->name), "%s", ifname) < 0)
+            continue;
+        k->rx_bytes = param_ull(p, np, "net.%zu.rx.bytes", i);
+        k->rx_pkts = param_ull(p, np, "net.%zu.rx.pkts", i);
+        k->rx_errs = param_ull(p, np, "net.%zu.rx.errs", i);
+        k->rx_drop = param_ull(p, np, "net.%zu.rx.drop", i);
+        k->tx_bytes = param_ull(p, np, "net.%zu.tx.bytes", i);
+        k->tx_pkts = param_ull(p, np, "net.%zu.tx.pkts", i);
+        k->tx_errs = param_ull(p, np, "net.%zu.tx.errs", i);
+        k->tx_drop = param_ull(p, np, "net.%zu.tx.drop", i);
+        d->nnics++;
+    }
+    return true;
+}
+
+static int cmp_stats(const void *a, const void *b)
+{
+    return strcmp(((const struct virt_dom_stats *) a)->id, ((const struct virt_dom_stats *) b)->id);
+}
+
+int virt_stats(struct virt *v, const char *instances_path, struct virt_dom_stats **out, size_t *n,
+               struct st_err *err)
+{
+    unsigned what = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
+                    VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |
+                    VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
+    virDomainStatsRecordPtr *recs = NULL;
+    int count;
+
+    *out = NULL;
+    *n = 0;
+    if (virt_check(v, err) < 0)
+        return -1;
+    count = virConnectGetAllDomainStats(v->conn, what, &recs, 0);
+    if (count < 0) {
+        lv_err(err, "reading the domains' statistics", NULL);
+        return -1;
+    }
+    if (count > 0)
+        *out = st_xcalloc((size_t) count, sizeof(**out));
+    for (int i = 0; i < count; i++) {
+        memset(&(*out)[*n], 0, sizeof((*out)[*n]));
+        if (fill_stats(recs[i], instances_path, &(*out)[*n]))
+            (*n)++;
+    }
+    virDomainStatsRecordListFree(recs);
+    if (*n)
+        qsort(*out, *n, sizeof(**out), cmp_stats);
+    else {
+        free(*out);
+        *out = NULL;
+    }
+    return 0;
+}

@@ -105,4 +105,49 @@ int virt_list_servers(struct virt *v, const char *instances_path, char ***ids, s
 int virt_host_info(struct virt *v, json_t *info, struct st_err *err)
     __attribute__((warn_unused_result));
 
+/* ---- statistics (metrics, diagnostics, disk_available_least) ---------- */
+
+/*
+ * A second connection for another thread (the agent's metrics listener):
+ * the same reconnection as virt_check(), but no event thread of its own.
+ * Events and keepalives of every connection are dispatched by the event
+ * thread of the virt_open() driver, which must outlive this one.
+ */
+struct virt *virt_open_secondary(const char *uri, struct st_err *err);
+
+#define VIRT_STATS_MAX_DEV 16 /* vCPUs, disks, NICs kept per domain */
+
+/* A figure libvirt did not give is -1. */
+struct virt_disk_stats {
+    char name[32];                 /* target: "vda", "hda" */
+    int64_t rd_bytes, rd_reqs, wr_bytes, wr_reqs, errors;
+    int64_t capacity, physical;    /* virtual size, bytes used on the host */
+};
+
+struct virt_nic_stats {
+    char name[32];                 /* the host side: "tap..." */
+    int64_t rx_bytes, rx_pkts, rx_errs, rx_drop, tx_bytes, tx_pkts, tx_errs, tx_drop;
+};
+
+struct virt_dom_stats {
+    char id[37];                   /* server id, from the name */
+    int power_state;               /* Nova's number (virt_power_state) */
+    bool active;                   /* running or paused: the counters are live */
+    int64_t cpu_time;              /* ns */
+    size_t nvcpus;
+    int64_t vcpu_time[VIRT_STATS_MAX_DEV]; /* ns */
+    int64_t mem_maximum, mem_current, mem_rss; /* KiB (balloon) */
+    size_t ndisks, nnics;
+    struct virt_disk_stats disks[VIRT_STATS_MAX_DEV];
+    struct virt_nic_stats nics[VIRT_STATS_MAX_DEV];
+};
+
+/* The statistics of every domain this agent made, in one call to libvirt
+ * (virConnectGetAllDomainStats): named "instance-<uuid>" with a disk under
+ * 'instances_path'/<uuid>/, like virt_list_servers() but without reading
+ * each domain's XML.  '*out' gets a new array (free()) of '*n' entries,
+ * ordered by id. */
+int virt_stats(struct virt *v, const char *instances_path, struct virt_dom_stats **out, size_t *n,
+               struct st_err *err) __attribute__((warn_unused_result));
+
 #endif

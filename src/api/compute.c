@@ -1,9 +1,8 @@
 /*
  * compute.c (api) - Nova's operator-facing resources under /compute/v2.1:
- * os-hypervisors, os-services, os-availability-zone, limits, server
- * diagnostics and
- * os-quota-sets.  Hosts come from compute/host.c, quotas from
- * compute/server.c.
+ * os-hypervisors, os-services, os-availability-zone, limits, os-quota-sets
+ * and server diagnostics.  Hosts come from compute/host.c, quotas from
+ * compute/server.c, the guests' figures from compute/stats.c.
  */
 #include "api/compute.h"
 

@@ -7,9 +7,11 @@
 
 #include "stack.h"
 
+#include "api/metrics.h"
 #include "api/router.h"
 #include "api/server.h"
 #include "common/json.h"
+#include "compute/server.h"
 #include "common/banned.h"
 
 #define HOST "api.example:5000"
@@ -868,6 +870,58 @@ static void t16_name_limit_in_characters(void **state)
     st_buf_release(&body);
 }
 
+/* Requests are counted by route pattern (never the raw path), method and
+ * status; unmatched paths and unknown methods fold into one label value. */
+static void t17_requests_counted_by_route(void **state)
+{
+    static const struct compute_conf conf = {16.0, 1.5, 1.0, 512, 60, 10, 20, 51200, 60, "nova"};
+    struct fx *f = *state;
+    struct st_buf b = ST_BUF_INIT;
+    struct st_buf path = ST_BUF_INIT;
+    const struct req reqs[] = {
+        {"GET", NULL, f->admin, NULL, NULL, NULL, 0}, /* the admin project, twice */
+        {"GET", NULL, f->admin, NULL, NULL, NULL, 0},
+        {"GET", "/identity/v3/projects/no-such-project", f->admin, NULL, NULL, NULL, 0},
+        {"GET", "/nowhere/at/all", NULL, NULL, NULL, NULL, 0},
+        {"BREW", "/identity/v3/projects", f->admin, NULL, NULL, NULL, 0},
+    };
+
+    f->app.metrics = api_metrics_new();
+    f->app.compute = &conf;
+    st_buf_addf(&path, "/identity/v3/projects/%s", f->s.admin_project);
+    for (size_t i = 0; i < ST_ARRAY_SIZE(reqs); i++) {
+        struct req q = reqs[i];
+        struct api_result res;
+        if (!q.path)
+            q.path = path.buf;
+        res = call(f, &q);
+        api_result_release(&res);
+    }
+    api_metrics_render(f->app.metrics, &f->app, &b);
+#define HAS(line) \
+    do { \
+        if (!strstr(b.buf, line "\n")) \
+            fail_msg("no line '%s' in:\n%s", line, b.buf); \
+    } while (0)
+    HAS("stratus_http_requests_total{method=\"GET\",route=\"/identity/v3/projects/{id}\","
+        "code=\"200\"} 2");
+    HAS("stratus_http_requests_total{method=\"GET\",route=\"/identity/v3/projects/{id}\","
+        "code=\"404\"} 1");
+    HAS("stratus_http_requests_total{method=\"GET\",route=\"(unmatched)\",code=\"404\"} 1");
+    HAS("stratus_http_requests_total{method=\"OTHER\",route=\"(unmatched)\",code=\"405\"} 1");
+    HAS("stratus_http_request_duration_seconds_count{method=\"GET\","
+        "route=\"/identity/v3/projects/{id}\"} 3");
+    HAS("stratus_hosts_up 0");
+    HAS("stratus_store_up 1");
+#undef HAS
+    assert_null(strstr(b.buf, f->s.admin_project)); /* no raw path */
+    assert_null(strstr(b.buf, "BREW"));
+    st_buf_release(&b);
+    st_buf_release(&path);
+    api_metrics_free(f->app.metrics);
+    f->app.metrics = NULL;
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -888,6 +942,7 @@ int main(void)
         T(t14_grant_unknown_project_404),
         T(t15_fault_body_with_non_ascii),
         T(t16_name_limit_in_characters),
+        T(t17_requests_counted_by_route),
     };
     static const struct tu_known_bug known_bugs[] = {};
     return TU_RUN("api", tests, known_bugs);
