@@ -84,7 +84,8 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},   {"log-level", required_argument, NULL, 'L'},
         {"log-file", required_argument, NULL, 'F'}, {"pidfile", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},           {"help-config", no_argument, NULL, 'H'},
-        {"version", no_argument, NULL, 'V'},        {"metrics-listen", required_argument, NULL, 'M'},
+        {"version", no_argument, NULL, 'V'},
+        {"metrics-listen", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
     const char *data_dir = NULL, *listen = NULL, *config = NULL, *level = NULL, *logfile = NULL;

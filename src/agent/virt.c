@@ -706,9 +706,8 @@ static int cmp_stats(const void *a, const void *b)
 int virt_stats(struct virt *v, const char *instances_path, struct virt_dom_stats **out, size_t *n,
                struct st_err *err)
 {
-    unsigned what = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
-                    VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |
-                    VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
+    unsigned what = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_BALLOON |
+                    VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
     virDomainStatsRecordPtr *recs = NULL;
     int count;
 

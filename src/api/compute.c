@@ -155,9 +155,9 @@ static int hypervisors_statistics(struct api_req *req, struct api_resp *resp, st
     api_reply(resp, 200,
               json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
                         "hypervisor_statistics", "count", (json_int_t) json_array_size(all),
-                        "current_workload", (json_int_t) t[7], "disk_available_least", (json_int_t) t[8],
-                        "free_disk_gb", (json_int_t) (t[4] - t[5]), "free_ram_mb",
-                        (json_int_t) (t[2] - t[3]), "local_gb", (json_int_t) t[4],
+                        "current_workload", (json_int_t) t[7], "disk_available_least",
+                        (json_int_t) t[8], "free_disk_gb", (json_int_t) (t[4] - t[5]),
+                        "free_ram_mb", (json_int_t) (t[2] - t[3]), "local_gb", (json_int_t) t[4],
                         "local_gb_used", (json_int_t) t[5], "memory_mb", (json_int_t) t[2],
                         "memory_mb_used", (json_int_t) t[3], "running_vms", (json_int_t) t[6],
                         "vcpus", (json_int_t) t[0], "vcpus_used", (json_int_t) t[1]));

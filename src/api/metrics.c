@@ -23,7 +23,7 @@ struct api_metrics {
 /* Latency buckets, in nanoseconds: 1 ms to 30 s (a long-poll of the agent
  * protocol lasts up to 30 s, an image upload longer). */
 static const int64_t latency_bounds[] = {
-    1000000,   2500000,   5000000,    10000000,   25000000,   50000000,   100000000,
+    1000000,   2500000,   5000000,    10000000,   25000000,   50000000,    100000000,
     250000000, 500000000, 1000000000, 2500000000, 5000000000, 10000000000, 30000000000,
 };
 
@@ -36,13 +36,13 @@ struct api_metrics *api_metrics_new(void)
     /* Room for every route with several statuses; past it, figures of new
      * combinations are dropped rather than memory grown. */
     m->requests = mx_family_new(m->reg, MX_COUNTER, "stratus_http_requests_total",
-                                "API requests answered, by method, route pattern and status.",
-                                3, req_labels, 1, NULL, 0, 4096);
-    m->latency = mx_family_new(m->reg, MX_HISTOGRAM, "stratus_http_request_duration_seconds",
-                               "Time from a request's arrival to the end of its response, by "
-                               "method and route pattern.",
-                               2, lat_labels, NS_PER_S, latency_bounds,
-                               ST_ARRAY_SIZE(latency_bounds), 1024);
+                                "API requests answered, by method, route pattern and status.", 3,
+                                req_labels, 1, NULL, 0, 4096);
+    m->latency =
+        mx_family_new(m->reg, MX_HISTOGRAM, "stratus_http_request_duration_seconds",
+                      "Time from a request's arrival to the end of its response, by "
+                      "method and route pattern.",
+                      2, lat_labels, NS_PER_S, latency_bounds, ST_ARRAY_SIZE(latency_bounds), 1024);
     return m;
 }
 
@@ -58,8 +58,8 @@ void api_metrics_free(struct api_metrics *m)
  * HTTP defines are kept as they are. */
 static const char *method_label(const char *method)
 {
-    static const char *const known[] = {"GET",     "HEAD",  "POST",  "PUT",
-                                        "PATCH",   "DELETE", "OPTIONS", "TRACE"};
+    static const char *const known[] = {"GET",   "HEAD",   "POST",    "PUT",
+                                        "PATCH", "DELETE", "OPTIONS", "TRACE"};
     for (size_t i = 0; i < ST_ARRAY_SIZE(known); i++)
         if (st_streq(method, known[i]))
             return known[i];

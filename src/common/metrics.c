@@ -19,14 +19,14 @@
 struct mx_family;
 
 struct mx_series {
-    const struct mx_family *fam;  /* for a histogram's bounds */
-    char **values;                /* nlabels owned strings */
-    _Atomic int64_t sum;          /* histogram: sum of observations */
-    _Atomic uint64_t v[];         /* counter/gauge: v[0]; histogram: nbounds+1 buckets */
+    const struct mx_family *fam; /* for a histogram's bounds */
+    char **values;               /* nlabels owned strings */
+    _Atomic int64_t sum;         /* histogram: sum of observations */
+    _Atomic uint64_t v[];        /* counter/gauge: v[0]; histogram: nbounds+1 buckets */
 };
 
 struct mx_family {
-    struct mx_family *next;       /* registration order */
+    struct mx_family *next; /* registration order */
     enum mx_type type;
     char *name, *help;
     size_t nlabels;
@@ -34,10 +34,10 @@ struct mx_family {
     double divisor;
     int64_t bounds[MX_MAX_BUCKETS];
     size_t nbounds;
-    size_t max_series, nseries;   /* nseries: under 'lock' */
-    size_t nslots;                /* a power of two >= 2 * max_series */
+    size_t max_series, nseries; /* nseries: under 'lock' */
+    size_t nslots;              /* a power of two >= 2 * max_series */
     _Atomic(struct mx_series *) *slots;
-    pthread_mutex_t lock;         /* inserting a series */
+    pthread_mutex_t lock; /* inserting a series */
 };
 
 struct mx_registry {
@@ -338,8 +338,8 @@ void mx_text_sample(struct st_buf *out, const char *name, size_t nlabels, const 
     st_buf_addch(out, '\n');
 }
 
-void mx_text_sample_u64(struct st_buf *out, const char *name, size_t nlabels,
-                        const char *const *kv, uint64_t value)
+void mx_text_sample_u64(struct st_buf *out, const char *name, size_t nlabels, const char *const *kv,
+                        uint64_t value)
 {
     st_buf_adds(out, name);
     add_labels(out, nlabels, kv);
@@ -372,8 +372,8 @@ static size_t series_kv(const struct mx_family *f, const struct mx_series *s,
     return f->nlabels;
 }
 
-static void render_value(struct st_buf *out, const struct mx_family *f, const char *name,
-                         size_t n, const char *const *kv, uint64_t raw, bool is_signed)
+static void render_value(struct st_buf *out, const struct mx_family *f, const char *name, size_t n,
+                         const char *const *kv, uint64_t raw, bool is_signed)
 {
     if (f->divisor == 1) {
         if (is_signed) {

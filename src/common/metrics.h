@@ -97,8 +97,8 @@ void mx_text_family(struct st_buf *out, const char *name, enum mx_type type, con
 void mx_text_sample(struct st_buf *out, const char *name, size_t nlabels, const char *const *kv,
                     double value);
 /* The same for an integer value, printed exactly. */
-void mx_text_sample_u64(struct st_buf *out, const char *name, size_t nlabels,
-                        const char *const *kv, uint64_t value);
+void mx_text_sample_u64(struct st_buf *out, const char *name, size_t nlabels, const char *const *kv,
+                        uint64_t value);
 /* Appends 'v' escaped as a label value (without the quotes). */
 void mx_text_escape_label(struct st_buf *out, const char *v);
 

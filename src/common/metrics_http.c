@@ -43,9 +43,8 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct mx_http *h = cls;
     static int first_call_mark;
@@ -105,11 +104,10 @@ struct mx_http *mx_http_start(const char *listen, mx_http_render_fn render, void
     h->opaque = opaque;
     /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: with SO_REUSEPORT a second
      * daemon could bind the same port and take half the scrapes. */
-    h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-                              (struct sockaddr *) &ss, MHD_OPTION_CONNECTION_LIMIT,
-                              (unsigned) MX_HTTP_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
-                              (unsigned) MX_HTTP_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER,
-                              quiet_log, NULL, MHD_OPTION_END);
+    h->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned) MX_HTTP_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned) MX_HTTP_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER, quiet_log, NULL, MHD_OPTION_END);
     if (!h->mhd) {
         st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot listen for metrics on %s", listen);
         free(h);

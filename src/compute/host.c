@@ -767,8 +767,8 @@ json_t *host_list(struct store_conn *c, const struct compute_conf *conf, struct 
             !store_isnull(s, 14) && host_is_up(store_int(s, 14), conf), "last_seen",
             (json_int_t) store_int(s, 14), "updated_at", (json_int_t) store_int(s, 15),
             "vcpus_used", (json_int_t) store_int(s, 16), "memory_mb_used",
-            (json_int_t) (store_int(s, 17) + conf->reserved_host_memory_mb), "local_gb_used", (json_int_t) store_int(s, 18),
-            "running_vms", (json_int_t) store_int(s, 19));
+            (json_int_t) (store_int(s, 17) + conf->reserved_host_memory_mb), "local_gb_used",
+            (json_int_t) store_int(s, 18), "running_vms", (json_int_t) store_int(s, 19));
         json_object_set_new(h, "created_at", json_integer(store_int(s, 20)));
         /* Nova's figures: servers with a task under way, and the free disk
          * the agent measured net of its guests' overcommit (NULL until a

@@ -58,8 +58,9 @@ static json_t *sanitize(json_t *e)
     static const char *const mem[] = {"maximum", "current", "rss", NULL};
     static const char *const disk[] = {"read_bytes",     "read_requests", "write_bytes",
                                        "write_requests", "errors",        NULL};
-    static const char *const nic[] = {"rx_bytes", "rx_packets", "rx_errors", "rx_drop",
-                                      "tx_bytes", "tx_packets", "tx_errors", "tx_drop", NULL};
+    static const char *const nic[] = {"rx_bytes",  "rx_packets", "rx_errors",
+                                      "rx_drop",   "tx_bytes",   "tx_packets",
+                                      "tx_errors", "tx_drop",    NULL};
     json_t *out, *vcpus = json_array(), *v, *m = json_object();
     size_t i;
 
@@ -74,21 +75,18 @@ static json_t *sanitize(json_t *e)
     {
         if (i >= STATS_MAX_DEVICES)
             break;
-        json_array_append_new(vcpus, json_is_integer(v) && json_integer_value(v) >= 0
-                                         ? json_incref(v)
-                                         : json_null());
+        json_array_append_new(
+            vcpus, json_is_integer(v) && json_integer_value(v) >= 0 ? json_incref(v) : json_null());
     }
     json_object_set_new(out, "vcpus", vcpus);
     copy_counters(json_object_get(e, "memory"), m, mem);
     json_object_set_new(out, "memory", m);
     json_object_set_new(out, "disks", copy_devices(json_object_get(e, "disks"), disk, NULL));
-    json_object_set_new(out, "nics",
-                        copy_devices(json_object_get(e, "nics"), nic, "mac_address"));
+    json_object_set_new(out, "nics", copy_devices(json_object_get(e, "nics"), nic, "mac_address"));
     return out;
 }
 
-int server_stats_apply(struct store_conn *c, const char *host, json_t *report,
-                       struct st_err *err)
+int server_stats_apply(struct store_conn *c, const char *host, json_t *report, struct st_err *err)
 {
     json_t *stats = json_object_get(report, "stats");
     json_t *cap = json_object_get(report, "capacity");
@@ -107,13 +105,13 @@ int server_stats_apply(struct store_conn *c, const char *host, json_t *report,
         text = json_dumps(clean, JSON_COMPACT);
         json_decref(clean);
         /* Only for a server of this host: a host reports its own. */
-        n = store_exec(c, err,
-                       "INSERT INTO server_stats (server_id, host, stats, updated_at)"
-                       " SELECT id, host, ?, ? FROM servers WHERE id = ? AND host = ?"
-                       " ON CONFLICT (server_id) DO UPDATE SET host = excluded.host,"
-                       " stats = excluded.stats, updated_at = excluded.updated_at",
-                       STORE_ARGS(P(text), P(now), P(json_string_value(json_object_get(e, "id"))),
-                                  P(host)));
+        n = store_exec(
+            c, err,
+            "INSERT INTO server_stats (server_id, host, stats, updated_at)"
+            " SELECT id, host, ?, ? FROM servers WHERE id = ? AND host = ?"
+            " ON CONFLICT (server_id) DO UPDATE SET host = excluded.host,"
+            " stats = excluded.stats, updated_at = excluded.updated_at",
+            STORE_ARGS(P(text), P(now), P(json_string_value(json_object_get(e, "id"))), P(host)));
         free(text);
         if (n < 0)
             return -1;
@@ -157,8 +155,7 @@ int server_stats_get(struct store_conn *c, const char *id, json_t **stats, int64
 json_t *server_status_counts(struct store_conn *c, struct st_err *err)
 {
     struct store_stmt *s = store_query(
-        c, err,
-        "SELECT vm_state, task_state, COUNT(*) FROM servers GROUP BY vm_state, task_state",
+        c, err, "SELECT vm_state, task_state, COUNT(*) FROM servers GROUP BY vm_state, task_state",
         STORE_NOARGS);
     json_t *out;
     int rc;
@@ -172,9 +169,9 @@ json_t *server_status_counts(struct store_conn *c, struct st_err *err)
         r.vm_state = (char *) store_text(s, 0);
         r.task_state = (char *) store_text(s, 1);
         status = server_status(&r);
-        json_object_set_new(out, status,
-                            json_integer(json_integer_value(json_object_get(out, status)) +
-                                         store_int(s, 2)));
+        json_object_set_new(
+            out, status,
+            json_integer(json_integer_value(json_object_get(out, status)) + store_int(s, 2)));
     }
     store_done(s);
     if (rc < 0) {

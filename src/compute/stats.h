@@ -40,8 +40,8 @@
  * inside the caller's transaction.  Entries for servers that are not on
  * 'host', or malformed, are skipped; only the figures named above are kept,
  * each checked for type and range.  -1 with 'err' on a store error. */
-int server_stats_apply(struct store_conn *c, const char *host, json_t *report,
-                       struct st_err *err) __attribute__((warn_unused_result));
+int server_stats_apply(struct store_conn *c, const char *host, json_t *report, struct st_err *err)
+    __attribute__((warn_unused_result));
 
 /* The last figures of server 'id' (no access check: the caller has loaded
  * the server).  Returns 1 with '*stats' (new reference), '*at' (epoch

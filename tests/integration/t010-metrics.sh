@@ -26,7 +26,9 @@ wait_for_stats() {
     done
     return 1
 }
-num_gt() { "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)' "$1" "$2"; }
+num_gt() {
+    "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)' "$1" "$2"
+}
 
 # -- stratusd's listener --------------------------------------------------
 ct=$(curl -s -o /dev/null -w '%{content_type}' "$M")
@@ -107,7 +109,11 @@ get() { # MICROVERSION PATH
         -H "OpenStack-API-Version: compute $1" "$ST_URL/compute/v2.1$2"
 }
 schema() { "$PY" "$TS" compute "$1" "$2" <"$ST_TMP/body.json"; }
-field() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"d": d}))' "$ST_TMP/body.json" "$1"; }
+# field EXPR: EXPR evaluated with d, the last body.
+field() {
+    "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"d": d}))' \
+        "$ST_TMP/body.json" "$1"
+}
 check_eq "diagnostics as admin at 2.48" 200 "$(get 2.48 "/servers/$id/diagnostics")"
 check "diagnostics match Tempest's v2_48 show_server_diagnostics" \
     schema v2_48.servers show_server_diagnostics

@@ -24,8 +24,8 @@ static struct mx_registry *sample_registry(void)
     struct mx_family *req, *lat, *temp, *db, *up;
 
     req = mx_family_new(r, MX_COUNTER, "stratus_http_requests_total",
-                        "Requests answered, by route pattern and status.", 3, req_labels, 1,
-                        NULL, 0, 16);
+                        "Requests answered, by route pattern and status.", 3, req_labels, 1, NULL,
+                        0, 16);
     mx_add(mx_series(req, (const char *const[]){"GET", "/compute/v2.1/servers/{id}", "200"}), 3);
     mx_add(mx_series(req, (const char *const[]){"GET", "/compute/v2.1/servers/{id}", "404"}), 1);
     mx_add(mx_series(req, (const char *const[]){"POST", "/identity/v3/auth/tokens", "201"}), 2);
@@ -35,8 +35,8 @@ static struct mx_registry *sample_registry(void)
     mx_add(mx_series(req, (const char *const[]){"GET", "a\"b\\c\nd", "500"}), 1);
 
     lat = mx_family_new(r, MX_HISTOGRAM, "stratus_http_request_duration_seconds",
-                        "Time from the request's first byte to its response.", 1, route_label,
-                        NS, bounds, 4, 16);
+                        "Time from the request's first byte to its response.", 1, route_label, NS,
+                        bounds, 4, 16);
     struct mx_series *s = mx_series(lat, (const char *const[]){"/identity/v3"});
     mx_observe(s, 1000000);    /* 1 ms: first bucket */
     mx_observe(s, 5000000);    /* 5 ms: on the edge, still the first (le) */
@@ -45,18 +45,18 @@ static struct mx_registry *sample_registry(void)
     mx_series(lat, (const char *const[]){"/image/v2"}); /* no observations */
 
     temp = mx_family_new(r, MX_GAUGE, "stratus_test_offset",
-                         "A gauge that goes below zero.\nSecond line, with a \\.", 0, NULL, 1,
-                         NULL, 0, 1);
+                         "A gauge that goes below zero.\nSecond line, with a \\.", 0, NULL, 1, NULL,
+                         0, 1);
     mx_set(mx_series(temp, NULL), 5);
     mx_sub(mx_series(temp, NULL), 12);
 
-    db = mx_family_new(r, MX_COUNTER, "stratus_db_seconds_total", "Time spent in SQL.", 0, NULL,
-                       NS, NULL, 0, 1);
+    db = mx_family_new(r, MX_COUNTER, "stratus_db_seconds_total", "Time spent in SQL.", 0, NULL, NS,
+                       NULL, 0, 1);
     mx_add(mx_series(db, NULL), 1500000000); /* 1.5 s */
     mx_add(mx_series(db, NULL), 1);          /* and a nanosecond */
 
-    up = mx_family_new(r, MX_GAUGE, "stratus_hosts_up", "Hosts that heartbeat.", 0, NULL, 1,
-                       NULL, 0, 1);
+    up = mx_family_new(r, MX_GAUGE, "stratus_hosts_up", "Hosts that heartbeat.", 0, NULL, 1, NULL,
+                       0, 1);
     (void) up; /* stays 0 */
     return r;
 }
@@ -107,8 +107,7 @@ static void t03_series_are_bounded(void **state)
 {
     static const char *const labels[] = {"path"};
     struct mx_registry *r = mx_registry_new();
-    struct mx_family *f =
-        mx_family_new(r, MX_COUNTER, "c_total", "c", 1, labels, 1, NULL, 0, 3);
+    struct mx_family *f = mx_family_new(r, MX_COUNTER, "c_total", "c", 1, labels, 1, NULL, 0, 3);
     struct st_buf b = ST_BUF_INIT;
     char v[16];
     (void) state;

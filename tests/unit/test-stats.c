@@ -143,10 +143,11 @@ static void t01_report_keeps_checked_figures(void **state)
     assert_string_equal(s, "");
     free(s);
     /* A later report replaces the figures. */
-    report(f, "host1",
-           "{\"revision\": 1, \"stats\": [{\"id\": \"" S1 "\", \"cpu_time\": 9000}]}");
+    report(f, "host1", "{\"revision\": 1, \"stats\": [{\"id\": \"" S1 "\", \"cpu_time\": 9000}]}");
     s = stored(f, S1);
-    assert_string_equal(s, "{\"cpu_time\":9000,\"disks\":[],\"memory\":{},\"nics\":[],\"vcpus\":[]}");
+    assert_string_equal(s,
+                        "{\"cpu_time\":9000,\"disks\":[],\"memory\":{},\"nics\":[],"
+                        "\"vcpus\":[]}");
     free(s);
 }
 
@@ -185,8 +186,8 @@ static void t03_hypervisor_figures(void **state)
 
     all = host_list(f->c, &conf, &err);
     assert_non_null(all);
-    json_array_foreach(all, i, h) if (st_streq(json_string_value(json_object_get(h, "name")),
-                                               "host1")) h1 = h;
+    json_array_foreach(
+        all, i, h) if (st_streq(json_string_value(json_object_get(h, "name")), "host1")) h1 = h;
     assert_non_null(h1);
     /* Two servers of 256 MiB, plus the reserved 512 as Nova counts it. */
     assert_int_equal(json_integer_value(json_object_get(h1, "memory_mb_used")), 1024);
@@ -200,8 +201,8 @@ static void t03_hypervisor_figures(void **state)
 
     report(f, "host1", "{\"capacity\": {\"disk_available_least\": -3}}");
     all = host_list(f->c, &conf, &err);
-    json_array_foreach(all, i, h) if (st_streq(json_string_value(json_object_get(h, "name")),
-                                               "host1")) h1 = h;
+    json_array_foreach(
+        all, i, h) if (st_streq(json_string_value(json_object_get(h, "name")), "host1")) h1 = h;
     /* Overcommitted disks may make it negative, as in Nova. */
     assert_int_equal(json_integer_value(json_object_get(h1, "disk_available_least")), -3);
     json_decref(all);
@@ -234,9 +235,8 @@ static void t05_store_time_grows(void **state)
     int64_t v = 0;
     store_time(&ns0, &n0);
     for (int i = 0; i < 10; i++)
-        assert_int_equal(store_get_int(f->c, &err, &v, "SELECT COUNT(*) FROM servers",
-                                       STORE_NOARGS),
-                         1);
+        assert_int_equal(
+            store_get_int(f->c, &err, &v, "SELECT COUNT(*) FROM servers", STORE_NOARGS), 1);
     store_time(&ns1, &n1);
     assert_int_equal(n1 - n0, 10);
     assert_true(ns1 > ns0);
