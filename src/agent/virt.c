@@ -715,7 +715,11 @@ int virt_stats(struct virt *v, const char *instances_path, struct virt_dom_stats
     *n = 0;
     if (virt_check(v, err) < 0)
         return -1;
-    count = virConnectGetAllDomainStats(v->conn, what, &recs, 0);
+    /* NOWAIT: a domain busy with a job (a snapshot, a migration of the
+     * monitor) gives what it can at once instead of holding the caller up
+     * to libvirt's job timeout; its missing figures are absent (-1). */
+    count = virConnectGetAllDomainStats(v->conn, what, &recs,
+                                        VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
     if (count < 0) {
         lv_err(err, "reading the domains' statistics", NULL);
         return -1;

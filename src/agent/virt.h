@@ -145,8 +145,9 @@ struct virt_dom_stats {
 /* The statistics of every domain this agent made, in one call to libvirt
  * (virConnectGetAllDomainStats): named "instance-<uuid>" with a disk under
  * 'instances_path'/<uuid>/, like virt_list_servers() but without reading
- * each domain's XML.  '*out' gets a new array (free()) of '*n' entries,
- * ordered by id. */
+ * each domain's XML.  A domain busy with a job gives only the figures it
+ * can at once (the call never waits for it).  '*out' gets a new array
+ * (free()) of '*n' entries, ordered by id. */
 int virt_stats(struct virt *v, const char *instances_path, struct virt_dom_stats **out, size_t *n,
                struct st_err *err) __attribute__((warn_unused_result));
 

@@ -3,7 +3,7 @@
 # format, read with prometheus_client's own parser), Nova's server
 # diagnostics and os-hypervisors/statistics with the figures of a real guest.
 . "$(dirname "$0")/lib.sh"
-plan 59
+plan 69
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
 PY=/usr/bin/python3
@@ -96,6 +96,7 @@ check_match "the guest's memory size is its flavor's" '^134217728$' \
 check_match "the guest read from its root disk" '^[1-9]' \
     "$(prom a1 value stratus_domain_disk_read_bytes_total instance="$id" device=vda)"
 cpu1=$(prom a1 value stratus_domain_cpu_seconds_total instance="$id")
+t_a1=$(date +%s)
 sleep 3
 check "a second agent scrape" scrape "$AM" a2
 cpu2=$(prom a2 value stratus_domain_cpu_seconds_total instance="$id")
@@ -103,6 +104,18 @@ check "the running guest's CPU time grows between scrapes" num_gt "$cpu2" "$cpu1
 diag "guest CPU seconds: $cpu1 then $cpu2"
 
 # -- Nova: diagnostics and hypervisor figures -----------------------------
+# Diagnostics show the agent's last report, which comes every report_interval
+# (the controller's 10 s): wait for one taken after the scrape a1, whose
+# counters are known to be past zero.
+wait_report_after() {
+    for _ in $(seq 60); do
+        [ "$(sqlite3 "$ST_DATA/stratus.db" \
+            "SELECT updated_at > $1 FROM server_stats WHERE server_id = '$id'")" = 1 ] && return 0
+        sleep 0.5
+    done
+    return 1
+}
+check "a report after the first agent scrape" wait_report_after "$t_a1"
 ST_TOKEN=$(os token issue -f value -c id)
 get() { # MICROVERSION PATH
     curl -s -o "$ST_TMP/body.json" -w '%{http_code}' -H "X-Auth-Token: $ST_TOKEN" \
@@ -153,6 +166,24 @@ check_eq "diagnostics of a stopped server: 409" 409 "$(get 2.48 "/servers/$id/di
 check "server delete --wait vm1" os server delete --wait vm1
 check_eq "the figures went with the server" 0 \
     "$(sqlite3 "$ST_DATA/stratus.db" 'SELECT COUNT(*) FROM server_stats')"
+
+# -- a fault: an image whose data no longer matches its checksum ---------
+head -c 1048576 /dev/zero >"$ST_TMP/broken.raw"
+check "image create broken" os image create --disk-format raw --container-format bare \
+    --file "$ST_TMP/broken.raw" broken
+iid=$(os image show broken -f value -c id)
+printf 'X' | dd of="$ST_DATA/images/$iid" bs=1 conv=notrunc status=none
+check "server create from it" os "${NOVA[@]}" server create --image broken --flavor tiny --nic none vm2
+check "vm2 goes to ERROR" wait_status vm2 ERROR 60
+check "an agent scrape after the fault" scrape "$AM" a3
+check_eq "the fault is counted under its step" 1 \
+    "$(prom a3 value stratus_agent_faults_total step=image)"
+check_eq "the agent counts its server in error" 1 "$(prom a3 value stratus_agent_servers state=error)"
+sleep 7 # the agent retries after 5 s, and fails the same way
+check "a later agent scrape" scrape "$AM" a4
+check_eq "a retry that fails the same way is not a new fault" 1 \
+    "$(prom a4 value stratus_agent_faults_total step=image)"
+check "server delete --wait vm2" os server delete --wait vm2
 
 kill_agent TERM
 stop_stratusd
