@@ -121,11 +121,11 @@ static int write_client_files(struct ctx *ctx, const char *url, const char *pass
     st_buf_adds(&rc, "\nexport OS_PROJECT_NAME=admin\nexport OS_USER_DOMAIN_NAME=Default\n"
                      "export OS_PROJECT_DOMAIN_NAME=Default\nexport OS_REGION_NAME=");
     sh_quote(&rc, region);
-    /* The newest compute microversion served (ARCHITECTURE §9): the stock
-     * CLI defaults to 2.1, where `server create --nic none` and other
-     * commands the README shows do not exist. */
+    /* A recent compute microversion (api/versions.h): the stock CLI
+     * defaults to 2.1, where `server create --nic none` and other commands
+     * the README shows do not exist. */
     st_buf_adds(&rc, "\nexport OS_INTERFACE=public\nexport OS_COMPUTE_API_VERSION="
-                     API_COMPUTE_MAX_VERSION "\n");
+                     API_COMPUTE_CLIENT_VERSION "\n");
 
     st_buf_adds(&yaml, "# stratus admin credentials for openstack CLI and SDK: "
                        "OS_CLIENT_CONFIG_FILE=this file, --os-cloud stratus\n"
@@ -137,7 +137,7 @@ static int write_client_files(struct ctx *ctx, const char *url, const char *pass
                        "      project_domain_name: Default\n    region_name: ");
     yaml_quote(&yaml, region);
     st_buf_adds(&yaml, "\n    interface: public\n    identity_api_version: 3\n"
-                       "    compute_api_version: '" API_COMPUTE_MAX_VERSION "'\n");
+                       "    compute_api_version: '" API_COMPUTE_CLIENT_VERSION "'\n");
 
     st_buf_addf(&path, "%s/openrc", ctx->data_dir);
     if (st_write_file(path.buf, rc.buf, rc.len, 0600, err) < 0)

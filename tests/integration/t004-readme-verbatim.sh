@@ -22,7 +22,7 @@ blocks "$ST_TOP/README.md" >"$W/readme"
 bash "$ST_TOP/scripts/aio" hints | sed -n 's/^Try: *//p; s/^      //p' >"$W/hints"
 nreadme=$(grep -c . "$W/readme")
 nhints=$(grep -c . "$W/hints")
-plan $((8 + nreadme + nhints))
+plan $((10 + nreadme + nhints))
 check_match "the README has marked blocks with openstack commands" "openstack server create" \
     "$(cat "$W/readme")"
 check_match "aio hints prints commands" "openstack server create" "$(cat "$W/hints")"
@@ -64,6 +64,8 @@ log=$(wait_console vm1 'stratus-guest: ready')
 check_match "vm1, from the README, boots (its console says so)" 'stratus-guest: hostname=vm1 ' "$log"
 out=$(os server show vm2 -f value -c addresses 2>&1)
 check_match "vm2 has an address on net1" 'net1.*10\.0\.0\.' "$out"
+check_match "keypair create wrote the private key" 'BEGIN .*PRIVATE KEY' "$(head -n 1 "$W/vm-key.pem" 2>&1)"
+check_eq "vm2 has the key" vm-key "$(os server show vm2 -f value -c key_name 2>&1)"
 
 # The hints again, on a fresh cloud state: vm1 exists already, so delete it.
 os server delete --wait vm1 >/dev/null 2>&1
