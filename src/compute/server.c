@@ -20,6 +20,7 @@
 #include "compute/scheduler.h"
 #include "image/image.h"
 #include "network/network.h"
+#include "store/revision.h"
 #include "common/banned.h"
 
 #define SERVER_MAX_METADATA 128
@@ -906,13 +907,13 @@ json_t *server_create(struct store_conn *c, const struct compute_conf *conf,
         if (r == 0 &&
             server_actions_finish(c, id, "Error", "No valid host was found.", err) < 0)
             goto rollback;
-        if (r > 0 && host_bump(c, host, err) < 0)
+        if (r > 0 && revision_bump(c, host, err) < 0)
             goto rollback;
         json_array_append_new(ids, json_string(id));
     }
     if (store_commit(c, err) < 0)
         goto rollback;
-    host_notify();
+    revision_notify();
     goto out;
 rollback:
     store_rollback(c);
@@ -1179,12 +1180,12 @@ int server_delete(struct store_conn *c, const struct compute_conf *conf,
                           "UPDATE servers SET delete_requested = 1, task_state = 'deleting',"
                           " updated_at = ? WHERE id = ?",
                           STORE_ARGS(P(st_now_us() / 1000000), P(id))) < 0 ||
-               host_bump(c, r.host, err) < 0) {
+               revision_bump(c, r.host, err) < 0) {
         goto rollback;
     }
     if (store_commit(c, err) < 0)
         goto rollback;
-    host_notify();
+    revision_notify();
     rc = 0;
     goto out;
 rollback:
@@ -1222,11 +1223,11 @@ int server_metadata_set(struct store_conn *c, const struct auth_ctx *ctx, const 
         set_metadata(c, id, meta, err) < 0 ||
         store_exec(c, err, "UPDATE servers SET updated_at = ? WHERE id = ?",
                    STORE_ARGS(P(st_now_us() / 1000000), P(id))) < 0 ||
-        (r.host && host_bump(c, r.host, err) < 0) || store_commit(c, err) < 0) {
+        (r.host && revision_bump(c, r.host, err) < 0) || store_commit(c, err) < 0) {
         store_rollback(c);
         goto out;
     }
-    host_notify();
+    revision_notify();
     rc = 0;
 out:
     server_rec_release(&r);
@@ -1469,7 +1470,7 @@ int server_action(struct store_conn *c, const struct compute_conf *conf,
             goto out;
         }
         rc = add_task(c, &r, "console_log", targs, task_id, err) < 0 ||
-                     host_bump(c, r.host, err) < 0 || store_commit(c, err) < 0
+                     revision_bump(c, r.host, err) < 0 || store_commit(c, err) < 0
                  ? -1
                  : 0;
         json_decref(targs);
@@ -1477,7 +1478,7 @@ int server_action(struct store_conn *c, const struct compute_conf *conf,
             store_rollback(c);
             goto out;
         }
-        host_notify();
+        revision_notify();
         res->task_id = st_xstrdup(task_id); /* the API layer waits for it */
         goto out;
     }
@@ -1744,11 +1745,11 @@ int server_action(struct store_conn *c, const struct compute_conf *conf,
         if (server_actions_finish(c, id, "Success", NULL, err) < 0)
             goto rollback;
     }
-    if (bump && r.host && host_bump(c, r.host, err) < 0)
+    if (bump && r.host && revision_bump(c, r.host, err) < 0)
         goto rollback;
     if (store_commit(c, err) < 0)
         goto rollback;
-    host_notify();
+    revision_notify();
     rc = 0;
     goto out;
 rollback:

@@ -9,8 +9,9 @@
  * of the module's functions through its own headers.
  *
  * Changing anything an agent realises bumps the revision of every host
- * (host_bump_all): networks span hosts, and the deployments stratus aims at
- * have few hosts, so precision is not worth its complexity here.
+ * (revision_bump_all, store/revision.h): networks span hosts, and the
+ * deployments stratus aims at have few hosts, so precision is not worth its
+ * complexity here.
  */
 #ifndef ST_NETWORK_H
 #define ST_NETWORK_H
