@@ -11,14 +11,9 @@
 
 #include "common/json.h"
 #include "common/util.h"
-#include "network/network.h"
+#include "compute/internal.h"
 #include "store/revision.h"
 #include "common/banned.h"
-
-/* Implemented in server.c, shared with the report logic here. */
-int server_actions_finish(struct store_conn *c, const char *server_id, const char *result,
-                          const char *details, struct st_err *err);
-int server_purge(struct store_conn *c, const char *id, struct st_err *err);
 
 bool host_name_ok(const char *name)
 {
@@ -211,7 +206,7 @@ static json_t *server_doc(struct store_conn *c, struct store_stmt *s, struct st_
                                     : json_null(),
                   "admin_pass", "metadata", meta, "rescue", rescue, "resize", resize, "nics");
     {
-        json_t *nics = net_server_nics(c, id, err);
+        json_t *nics = compute_ports_nics(c, id, err);
         if (!nics) {
             json_decref(o);
             json_decref(images);
@@ -290,7 +285,7 @@ json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err)
     if (rc < 0)
         goto fail;
     {
-        json_t *net = net_host_desired(c, name, err);
+        json_t *net = compute_ports_host_desired(c, name, err);
         json_t *doc;
         if (!net)
             goto fail;
@@ -617,7 +612,7 @@ json_t *host_report(struct store_conn *c, const struct compute_conf *conf, const
         if (apply_server(c, name, v, &bump, err) < 0)
             goto fail;
     }
-    if (net_host_report(c, name, report, err) < 0)
+    if (compute_ports_host_report(c, name, report, err) < 0)
         goto fail;
     /* Finished tasks are kept an hour for their results, then dropped. */
     if (store_exec(c, err, "DELETE FROM tasks WHERE status <> 'pending' AND finished_at < ?",

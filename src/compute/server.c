@@ -17,9 +17,9 @@
 #include "common/util.h"
 #include "compute/flavor.h"
 #include "compute/host.h"
+#include "compute/internal.h"
 #include "compute/scheduler.h"
 #include "image/image.h"
-#include "network/network.h"
 #include "store/revision.h"
 #include "common/banned.h"
 
@@ -261,9 +261,6 @@ static int action_start(struct store_conn *c, const struct auth_ctx *ctx, const 
     return rc;
 }
 
-/* Finishes the server's open events with 'result' ("Success"/"Error"). */
-int server_actions_finish(struct store_conn *c, const char *server_id, const char *result,
-                          const char *details, struct st_err *err);
 int server_actions_finish(struct store_conn *c, const char *server_id, const char *result,
                           const char *details, struct st_err *err)
 {
@@ -731,10 +728,10 @@ json_t *server_create(struct store_conn *c, const struct compute_conf *conf,
             return NULL;
         }
     }
-    struct net_nic_request nics[16];
+    struct compute_nic_request nics[16];
     size_t nnics = 0;
     if (json_is_string(req->networks) && !strcmp(json_string_value(req->networks), "auto")) {
-        nics[nnics++] = (struct net_nic_request){"auto", NULL, NULL};
+        nics[nnics++] = (struct compute_nic_request){"auto", NULL, NULL};
     } else if (json_is_array(req->networks)) {
         size_t i;
         json_t *n;
@@ -754,7 +751,7 @@ json_t *server_create(struct store_conn *c, const struct compute_conf *conf,
                            "Invalid input for field 'networks': each needs a uuid or a port");
                 return NULL;
             }
-            nics[nnics++] = (struct net_nic_request){uuid, port, fixed};
+            nics[nnics++] = (struct compute_nic_request){uuid, port, fixed};
         }
     }
     images = boot_images(c, ctx, req->image_ref, err);
@@ -892,8 +889,8 @@ json_t *server_create(struct store_conn *c, const struct compute_conf *conf,
         st_buf_release(&name);
         if (rc < 0 || set_metadata(c, id, req->metadata ? req->metadata : NULL, err) < 0)
             goto rollback;
-        if (net_server_ports_create(c, ctx, id, r > 0 ? host : NULL, az ? az : conf->default_az,
-                                    nics, nnics, req->security_groups, err) < 0)
+        if (compute_ports_create(c, ctx, id, r > 0 ? host : NULL, az ? az : conf->default_az,
+                                 nics, nnics, req->security_groups, err) < 0)
             goto rollback;
         for (size_t t = 0; req->tags && t < json_array_size(req->tags); t++)
             if (store_exec(c, err,
@@ -1143,12 +1140,9 @@ out:
     return rc;
 }
 
-/* Removes a server that no host holds (never scheduled, or its agent
- * confirmed the delete). */
-int server_purge(struct store_conn *c, const char *id, struct st_err *err);
 int server_purge(struct store_conn *c, const char *id, struct st_err *err)
 {
-    return net_server_ports_release(c, id, err) < 0 ||
+    return compute_ports_release(c, id, err) < 0 ||
                    store_exec(c, err, "DELETE FROM tasks WHERE server_id = ?",
                               STORE_ARGS(P(id))) < 0 ||
                    server_actions_finish(c, id, "Success", NULL, err) < 0 ||

@@ -977,7 +977,7 @@ static void t14_desired(void **state)
                           "\"name\": \"pre\", \"allowed_address_pairs\": [{\"ip_address\":"
                           " \"10.0.0.128/25\"}]");
     name(names, pre, "id", "PRE");
-    struct net_nic_request nics[] = {
+    struct compute_nic_request nics[] = {
         {sval(net, "id"), NULL, "10.0.0.10"},
         {NULL, sval(pre, "id"), NULL},
     };
