@@ -2,7 +2,7 @@
  * compute.c (api) - Nova's operator-facing resources under /compute/v2.1:
  * os-hypervisors, os-services, os-availability-zone, limits and
  * os-quota-sets.  Hosts come from compute/host.c, quotas from
- * compute/server.c.
+ * compute/quota.c.
  */
 #include "api/compute.h"
 
