@@ -270,7 +270,8 @@ static struct applied *applied_get(struct net_state *ns, const char *key)
     ns->applied = st_xrealloc(ns->applied, (ns->napplied + 1) * sizeof(*ns->applied));
     memset(&ns->applied[ns->napplied], 0, sizeof(*ns->applied));
     memcpy(ns->applied[ns->napplied].key, key, strlen(key) + 1);
-    ns->applied[ns->napplied].nft = nft_state_new();
+    /* The host's namespace lives as long as the agent: keep its sockets. */
+    ns->applied[ns->napplied].nft = nft_state_new(key[0] == '\0');
     return &ns->applied[ns->napplied++];
 }
 

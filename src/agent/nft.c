@@ -41,17 +41,17 @@ struct ntable {
     enum nft_table t;
     char name[24];
     char *comment;
-    bool present;        /* false: the table must not exist */
-    bool shared;         /* in a namespace other agents may share: its
-                            comment must name the owner before a replace */
-    struct nobj **objs;  /* in declaration order: sets and maps, then chains */
+    bool present;       /* false: the table must not exist */
+    bool shared;        /* in a namespace other agents may share: its
+                           comment must name the owner before a replace */
+    struct nobj **objs; /* in declaration order: sets and maps, then chains */
     size_t nobjs, cap;
-    size_t *by_name;     /* indices into objs sorted by name (finish) */
+    size_t *by_name; /* indices into objs sorted by name (finish) */
 };
 
 struct nft_ruleset {
-    char owner[64];      /* "stratus host <host id>": every comment starts so */
-    char title[128];     /* the first line of a batch */
+    char owner[64];  /* "stratus host <host id>": every comment starts so */
+    char title[128]; /* the first line of a batch */
     struct ntable tables[2];
     size_t ntables;
 };
@@ -137,9 +137,15 @@ static size_t map_key_len(const char *item)
 static void obj_finish(struct nobj *o)
 {
     size_t w = 0;
+    bool sorted = true;
     if (o->kind == O_CHAIN || !o->n)
         return;
-    qsort(o->items, o->n, sizeof(*o->items), cmp_str);
+    /* Most sets are filled in order already (ports sorted by id): a
+     * pass with 1,000 ports should not pay a sort of each. */
+    for (size_t i = 1; i < o->n && sorted; i++)
+        sorted = strcmp(o->items[i - 1], o->items[i]) < 0;
+    if (!sorted)
+        qsort(o->items, o->n, sizeof(*o->items), cmp_str);
     for (size_t i = 0; i < o->n; i++) {
         bool dup = false;
         if (w) {
@@ -225,7 +231,7 @@ static struct ntable *table_add(struct nft_ruleset *rs, enum nft_table t, const 
 struct fixed_chain {
     enum nft_table table;
     const char *name;
-    const char *type;     /* filter, nat; NULL: a regular chain */
+    const char *type; /* filter, nat; NULL: a regular chain */
     const char *hook;
     const char *priority; /* a named priority or a number */
     const char *comment;
@@ -259,8 +265,7 @@ static const struct fixed_chain fixed_chains[] = {
     {T_INET, "ingress_groups", NULL, NULL, NULL, "the ingress rules of the port's groups"},
     {T_ROUTER, "prerouting", "nat", "prerouting", "dstnat", "floating IPs: DNAT"},
     {T_ROUTER, "output", "nat", "output", "-100", "floating IPs: DNAT of local traffic"},
-    {T_ROUTER, "postrouting", "nat", "postrouting", "srcnat",
-     "floating IPs and the gateway: SNAT"},
+    {T_ROUTER, "postrouting", "nat", "postrouting", "srcnat", "floating IPs and the gateway: SNAT"},
 };
 
 /* Declares fixed chain 'name' of 't' (from the table above). */
@@ -275,8 +280,8 @@ static struct nobj *fixed(struct ntable *t, const char *name)
     if (!c)
         abort(); /* a name missing from the table: a programming error */
     if (c->type)
-        spec = st_xasprintf("type %s hook %s priority %s; policy accept; comment \"%s\";",
-                            c->type, c->hook, c->priority, c->comment);
+        spec = st_xasprintf("type %s hook %s priority %s; policy accept; comment \"%s\";", c->type,
+                            c->hook, c->priority, c->comment);
     else
         spec = st_xasprintf("comment \"%s\";", c->comment);
     o = obj_add(t, O_CHAIN, name, spec);
@@ -342,7 +347,7 @@ struct binding {
     const char *mac;
     char ip[MODEL_CIDR_MAX]; /* address, or CIDR for a pair */
     int family;
-    bool single;             /* one address (a set element) */
+    bool single; /* one address (a set element) */
 };
 
 static size_t port_bindings(const struct model_port *p, struct binding *b, size_t max)
@@ -406,8 +411,8 @@ static void build_bridge_table(struct nft_ruleset *rs, const char *name,
     struct nobj *taps = obj_add(t, O_SET, "port_taps", "type ifname;");
     struct nobj *macs = obj_add(t, O_SET, "port_macs", "type ifname . ether_addr;");
     struct nobj *ip4 = obj_add(t, O_SET, "port_ip4", "type ifname . ether_addr . ipv4_addr;");
-    struct nobj *arp4 = obj_add(t, O_SET, "port_arp4",
-                                "type ifname . ether_addr . ether_addr . ipv4_addr;");
+    struct nobj *arp4 =
+        obj_add(t, O_SET, "port_arp4", "type ifname . ether_addr . ether_addr . ipv4_addr;");
     struct nobj *ip6 = obj_add(t, O_SET, "port_ip6", "type ifname . ether_addr . ipv6_addr;");
     struct nobj *c;
     static const char *const bases[] = {"forward", "input"};
@@ -454,15 +459,15 @@ static void build_bridge_table(struct nft_ruleset *rs, const char *name,
             } else if (b[j].single) {
                 item_addf(ip6, "\"%s\" . %s . %s", p->tap, b[j].mac, b[j].ip);
             } else if (b[j].family == AF_INET) {
-                item_addf(c, "iifname \"%s\" ether saddr %s ip saddr %s accept", p->tap,
-                          b[j].mac, b[j].ip);
+                item_addf(c, "iifname \"%s\" ether saddr %s ip saddr %s accept", p->tap, b[j].mac,
+                          b[j].ip);
                 item_addf(c,
                           "iifname \"%s\" ether saddr %s arp saddr ether %s arp saddr ip %s "
                           "accept",
                           p->tap, b[j].mac, b[j].mac, b[j].ip);
             } else {
-                item_addf(c, "iifname \"%s\" ether saddr %s ip6 saddr %s accept", p->tap,
-                          b[j].mac, b[j].ip);
+                item_addf(c, "iifname \"%s\" ether saddr %s ip6 saddr %s accept", p->tap, b[j].mac,
+                          b[j].ip);
             }
         }
         link_local(p->mac, ll);
@@ -482,7 +487,7 @@ static void build_bridge_table(struct nft_ruleset *rs, const char *name,
 struct dispatch {
     const char *bridge;
     const char *addr;
-    size_t port;        /* index into the sorted ports */
+    size_t port; /* index into the sorted ports */
     int family;
     size_t order;
 };
@@ -806,8 +811,7 @@ static void build_inet_table(struct nft_ruleset *rs, const char *tname,
                 item_addf(ntpairs, "iifname \"%s\" %s daddr %s notrack", br, ip, x->ip);
             }
             if (!x->single) {
-                item_addf(pairs[0], "iifname \"%s\" %s saddr %s jump from-%s", br, ip, x->ip,
-                          id);
+                item_addf(pairs[0], "iifname \"%s\" %s saddr %s jump from-%s", br, ip, x->ip, id);
                 item_addf(pairs[1], "oifname \"%s\" %s daddr %s jump to-%s", br, ip, x->ip, id);
             }
         }
@@ -865,8 +869,7 @@ struct nft_ruleset *nft_host_ruleset(const char *host_id, const struct model_des
         return NULL;
     }
     ST_IGNORE(st_snprintf(rs->title, sizeof(rs->title),
-                          "# stratus-agent host firewall, %s (generated; do not edit)",
-                          rs->owner));
+                          "# stratus-agent host firewall, %s (generated; do not edit)", rs->owner));
     /* "stratus-" and the id's first 8 hex digits (ruleset_new checked it). */
     ST_IGNORE(st_snprintf(name, sizeof(name), "stratus-%.8s", rs->owner + strlen("stratus host ")));
     build_bridge_table(rs, name, ports, n);
@@ -931,10 +934,8 @@ struct nft_ruleset *nft_router_ruleset(const char *host_id, const struct model_r
     post = fixed(t, "postrouting");
     if (gw) {
         for (size_t i = 0; i < r->nfloating_ips; i++) {
-            item_addf(dnat, "%s : %s", r->floating_ips[i].floating_ip,
-                      r->floating_ips[i].fixed_ip);
-            item_addf(snat, "%s : %s", r->floating_ips[i].fixed_ip,
-                      r->floating_ips[i].floating_ip);
+            item_addf(dnat, "%s : %s", r->floating_ips[i].floating_ip, r->floating_ips[i].fixed_ip);
+            item_addf(snat, "%s : %s", r->floating_ips[i].fixed_ip, r->floating_ips[i].floating_ip);
         }
         item_addf(pre, "dnat to ip daddr map @fip_dnat");
         item_addf(out, "dnat to ip daddr map @fip_dnat");
@@ -949,8 +950,7 @@ struct nft_ruleset *nft_router_ruleset(const char *host_id, const struct model_r
                 for (int j = 0; j < r->interfaces[i].nips; j++) {
                     const struct model_fixed_ip *ip = &r->interfaces[i].ips[j];
                     bool dup = false;
-                    if (ip->family != AF_INET ||
-                        !ipv4_network(ip->address, ip->prefixlen, nets[n]))
+                    if (ip->family != AF_INET || !ipv4_network(ip->address, ip->prefixlen, nets[n]))
                         continue;
                     for (size_t k = 0; k < n && !dup; k++)
                         dup = !strcmp(nets[k], nets[n]);
@@ -990,8 +990,7 @@ static const char *kind_word(enum obj_kind k)
 
 static void cmd_declare(struct st_buf *out, const struct ntable *t, const struct nobj *o)
 {
-    st_buf_addf(out, "add %s %s %s %s", kind_word(o->kind), table_family[t->t], t->name,
-                o->name);
+    st_buf_addf(out, "add %s %s %s %s", kind_word(o->kind), table_family[t->t], t->name, o->name);
     if (o->spec)
         st_buf_addf(out, " { %s }", o->spec);
     st_buf_addch(out, '\n');
@@ -1021,15 +1020,15 @@ static void cmd_elements(struct st_buf *out, const char *verb, const struct ntab
  * elements go before others take their keys; references go before the
  * objects they point at. */
 enum phase {
-    P_DECLARE,       /* add table, add set/map, add chain */
-    P_FLUSH,         /* flush chain (changed) */
-    P_DEL_ELEMENTS,  /* delete element */
-    P_RULES,         /* add rule (new and changed chains) */
-    P_ADD_ELEMENTS,  /* add element */
-    P_FLUSH_GONE,    /* flush chain (removed) */
-    P_DEL_CHAINS,    /* delete chain */
-    P_DEL_SETS,      /* delete set/map */
-    P_DEL_TABLES,    /* delete table */
+    P_DECLARE,      /* add table, add set/map, add chain */
+    P_FLUSH,        /* flush chain (changed) */
+    P_DEL_ELEMENTS, /* delete element */
+    P_RULES,        /* add rule (new and changed chains) */
+    P_ADD_ELEMENTS, /* add element */
+    P_FLUSH_GONE,   /* flush chain (removed) */
+    P_DEL_CHAINS,   /* delete chain */
+    P_DEL_SETS,     /* delete set/map */
+    P_DEL_TABLES,   /* delete table */
     P_COUNT,
 };
 
@@ -1138,8 +1137,8 @@ static int table_diff(struct st_buf *ph, const struct ntable *ft, const struct n
             return -1;
         if (a->kind == O_CHAIN) {
             if (!chain_same(a, b)) {
-                st_buf_addf(&ph[P_FLUSH], "flush chain %s %s %s\n", table_family[tt->t],
-                            tt->name, b->name);
+                st_buf_addf(&ph[P_FLUSH], "flush chain %s %s %s\n", table_family[tt->t], tt->name,
+                            b->name);
                 cmd_rules(&ph[P_RULES], tt, b);
             }
         } else {
@@ -1172,8 +1171,7 @@ int nft_render_diff(const struct nft_ruleset *from, const struct nft_ruleset *to
         else if (!ft->present && tt->present)
             table_create(ph, tt);
         else if (ft->present && !tt->present)
-            st_buf_addf(&ph[P_DEL_TABLES], "delete table %s %s\n", table_family[ft->t],
-                        ft->name);
+            st_buf_addf(&ph[P_DEL_TABLES], "delete table %s %s\n", table_family[ft->t], ft->name);
         else if (ft->present)
             rc = table_diff(ph, ft, tt);
     }
@@ -1193,21 +1191,27 @@ struct apply_ctx {
     const char *batch;
     bool terse;
     struct st_buf *out;
+    struct nft_ctx **keep; /* a context to use and keep (made here if NULL) */
 };
 
 static int apply_fn(void *opaque, struct st_err *err)
 {
     struct apply_ctx *a = opaque;
-    struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+    struct nft_ctx *ctx = a->keep ? *a->keep : NULL;
     int rc;
     if (!ctx) {
-        st_err_set(err, ST_ERR_INTERNAL, "cannot create an nftables context");
-        return -1;
-    }
-    if (nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0) {
-        nft_ctx_free(ctx);
-        st_err_set(err, ST_ERR_INTERNAL, "cannot buffer nftables output");
-        return -1;
+        ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!ctx) {
+            st_err_set(err, ST_ERR_INTERNAL, "cannot create an nftables context");
+            return -1;
+        }
+        if (nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0) {
+            nft_ctx_free(ctx);
+            st_err_set(err, ST_ERR_INTERNAL, "cannot buffer nftables output");
+            return -1;
+        }
+        if (a->keep)
+            *a->keep = ctx;
     }
     if (a->terse)
         nft_ctx_output_set_flags(ctx, nft_ctx_output_get_flags(ctx) | NFT_CTX_OUTPUT_TERSE);
@@ -1223,20 +1227,29 @@ static int apply_fn(void *opaque, struct st_err *err)
     } else if (a->out) {
         st_buf_adds(a->out, nft_ctx_get_output_buffer(ctx));
     }
-    nft_ctx_free(ctx);
+    if (a->keep && rc == 0) {
+        /* Empties both buffers for the next batch. */
+        (void) nft_ctx_get_output_buffer(ctx);
+        (void) nft_ctx_get_error_buffer(ctx);
+    } else {
+        /* After a refused batch, a new context: nothing of it is kept. */
+        nft_ctx_free(ctx);
+        if (a->keep)
+            *a->keep = NULL;
+    }
     return rc == 0 ? 0 : -1;
 }
 
 int nft_apply(const char *netns, const char *batch, struct st_err *err)
 {
-    struct apply_ctx a = {batch, false, NULL};
+    struct apply_ctx a = {batch, false, NULL, NULL};
     return netns_call(netns, apply_fn, &a, err);
 }
 
 static int list_cmd(const char *netns, const char *cmd, bool terse, struct st_buf *out,
                     struct st_err *err)
 {
-    struct apply_ctx a = {cmd, terse, out};
+    struct apply_ctx a = {cmd, terse, out, NULL};
     if (strncmp(cmd, "list ", 5)) {
         st_err_set(err, ST_ERR_BAD_REQUEST, "not a list command: '%s'", cmd);
         return -1;
@@ -1273,8 +1286,7 @@ static int check_owner(const char *netns, const struct nft_ruleset *rs, struct s
         if (!strstr(tables.buf, want.buf))
             continue;
         st_buf_reset(&one);
-        ST_IGNORE(st_snprintf(cmd, sizeof(cmd), "list table %s %s", table_family[t->t],
-                              t->name));
+        ST_IGNORE(st_snprintf(cmd, sizeof(cmd), "list table %s %s", table_family[t->t], t->name));
         if (list_cmd(netns, cmd, true, &one, err) < 0)
             goto out;
         st_buf_reset(&want);
@@ -1298,12 +1310,18 @@ out:
 struct nft_state {
     struct nft_ruleset *applied; /* what the kernel holds, or NULL: unknown */
     uint32_t genid;              /* the generation right after it */
-    bool checked;                /* ownership checked (by a whole replace) */
+    char checked[64];            /* the owner whose tables a whole replace
+                                    checked, "" if none */
+    bool keep_open;              /* the sockets below are kept between calls */
+    struct nft_ctx *ctx;         /* libnftables context, made in the namespace */
+    struct nl_sock *gen;         /* NETLINK_NETFILTER socket for the generation */
 };
 
-struct nft_state *nft_state_new(void)
+struct nft_state *nft_state_new(bool keep_open)
 {
-    return st_xcalloc(1, sizeof(struct nft_state));
+    struct nft_state *st = st_xcalloc(1, sizeof(*st));
+    st->keep_open = keep_open;
+    return st;
 }
 
 void nft_state_free(struct nft_state *st)
@@ -1311,20 +1329,42 @@ void nft_state_free(struct nft_state *st)
     if (!st)
         return;
     nft_ruleset_free(st->applied);
+    if (st->ctx)
+        nft_ctx_free(st->ctx);
+    nl_close(st->gen);
     free(st);
+}
+
+static int state_genid(struct nft_state *st, const char *netns, uint32_t *out)
+{
+    if (!st->keep_open)
+        return nl_nft_genid(netns, out, NULL);
+    if (!st->gen && !(st->gen = nl_open_nft(netns, NULL)))
+        return -1;
+    if (nl_nft_genid_sock(st->gen, out, NULL) == 0)
+        return 0;
+    nl_close(st->gen); /* broken: a new one next time */
+    st->gen = NULL;
+    return -1;
+}
+
+static int state_run(struct nft_state *st, const char *netns, const char *batch, struct st_err *err)
+{
+    struct apply_ctx a = {batch, false, NULL, st->keep_open ? &st->ctx : NULL};
+    return netns_call(netns, apply_fn, &a, err);
 }
 
 /* After a batch applied on generation 'before' (have: it is known):
  * remembers 'rs' and the generation, which must be the next one -- any
  * other commit in between may have touched our tables, and the next call
  * replaces them whole. */
-static void remember(struct nft_state *st, const char *netns, struct nft_ruleset *rs,
-                     bool have, uint32_t before)
+static void remember(struct nft_state *st, const char *netns, struct nft_ruleset *rs, bool have,
+                     uint32_t before)
 {
     uint32_t after;
     nft_ruleset_free(st->applied);
     st->applied = NULL;
-    if (have && nl_nft_genid(netns, &after, NULL) == 0 && after == before + 1) {
+    if (have && state_genid(st, netns, &after) == 0 && after == before + 1) {
         st->applied = rs;
         st->genid = after;
     } else {
@@ -1337,7 +1377,7 @@ int nft_state_apply(struct nft_state *st, const char *netns, struct nft_ruleset 
 {
     struct st_buf b = ST_BUF_INIT;
     uint32_t gen = 0;
-    bool have = nl_nft_genid(netns, &gen, NULL) == 0;
+    bool have = state_genid(st, netns, &gen) == 0;
     int rc = -1;
 
     *how = NFT_APPLIED_NONE;
@@ -1355,7 +1395,7 @@ int nft_state_apply(struct nft_state *st, const char *netns, struct nft_ruleset 
             rc = 0;
             goto out;
         }
-        if (d > 0 && nft_apply(netns, b.buf, NULL) == 0) {
+        if (d > 0 && state_run(st, netns, b.buf, NULL) == 0) {
             *how = NFT_APPLIED_DIFF;
             remember(st, netns, rs, have, gen);
             rc = 0;
@@ -1365,12 +1405,12 @@ int nft_state_apply(struct nft_state *st, const char *netns, struct nft_ruleset 
          * changed nothing): replace whole. */
         st_buf_reset(&b);
     }
-    if (!st->checked && check_owner(netns, rs, err) < 0)
+    if (strcmp(st->checked, rs->owner) && check_owner(netns, rs, err) < 0)
         goto fail;
     nft_render_whole(rs, &b);
-    if (nft_apply(netns, b.buf, err) < 0)
+    if (state_run(st, netns, b.buf, err) < 0)
         goto fail;
-    st->checked = true;
+    memcpy(st->checked, rs->owner, sizeof(st->checked));
     *how = NFT_APPLIED_WHOLE;
     remember(st, netns, rs, have, gen);
     rc = 0;
@@ -1395,7 +1435,9 @@ int nft_host_teardown(const char *host_id, const char *netns, struct st_err *err
         return -1;
     }
     rs = nft_host_ruleset(host_id, NULL, NULL, err);
-    st = nft_state_new();
+    if (!rs)
+        return -1;
+    st = nft_state_new(false);
     rc = nft_state_apply(st, netns, rs, &how, err);
     nft_state_free(st);
     return rc;

@@ -6,16 +6,20 @@
  * batch to libnftables as one transaction, inside the right network
  * namespace, and remembers what it applied there.
  *
- * Incremental by design.  A transaction that removes anything waits for
- * the kernel to retire the old objects, and one that adds rules or jumps
- * makes the kernel re-validate every chain reachable from the table's
- * base chains: both grow with the ports of the host.  So the chains are
- * fixed and few, and everything per port is an element of a named set or
- * map, matched by concatenations such as (iifname . ip saddr).  Plugging
- * a port is one batch of element adds (no rule, no chain, nothing
- * removed); unplugging it, element deletes; a security-group rule change,
- * a flush and refill of that group's chains.  The whole tables are
- * replaced only when the agent does not know what the kernel holds.
+ * Incremental by design (ARCHITECTURE §9).  A transaction that adds rules
+ * or jumps makes the kernel re-validate every chain reachable from the
+ * table's base chains, and anonymous sets slow every lookup of a set by
+ * name: both grow with the ports of the host.  So the chains are fixed
+ * and few, and everything per port is an element of a named set or map,
+ * matched by concatenations such as (iifname . ip saddr).  Plugging a port
+ * is one batch of element adds (no rule, no chain, nothing removed);
+ * unplugging it, element deletes; a security-group rule change, a flush
+ * and refill of that group's chains.  The whole tables are replaced only
+ * when the agent does not know what the kernel holds.  A transaction that
+ * removes anything leaves the old objects to be retired after an RCU grace
+ * period (~15 ms), and the kernel makes the release of any nfnetlink
+ * socket wait for that: the host's state keeps its sockets open
+ * (nft_state_new), so that a removal costs no more than an add.
  *
  * Ownership (ARCHITECTURE §9).  Several agents may share one namespace
  * (an all-in-one cloud and a test's; simulated hosts), so the host tables
@@ -147,7 +151,14 @@ void nft_render_host_teardown(const char *host_id, struct st_buf *out);
  * applied last there and the nftables generation right after. */
 struct nft_state;
 
-struct nft_state *nft_state_new(void);
+/* A state that knows nothing yet.  With 'keep_open' it keeps its
+ * libnftables context and a netlink socket for the generation open
+ * between calls: the kernel makes the release of any nfnetlink socket
+ * wait until the objects the last commit removed are retired (an RCU
+ * grace period, ~10-15 ms), which a removal would otherwise pay at once.
+ * Only for a namespace that outlives the state and is always the same
+ * (the host's); a router's namespace may be made again under its name. */
+struct nft_state *nft_state_new(bool keep_open);
 void nft_state_free(struct nft_state *st);
 
 enum nft_applied {

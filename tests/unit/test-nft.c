@@ -507,7 +507,7 @@ static void t11_no_host_id(void **state)
     json_t *doc = json_pack("{s:s, s:i}", "host", "h", "revision", 1);
     struct model_desired *d = parse(doc, "no host id");
     struct nft_ruleset *rs = nft_host_ruleset(d->host_id, d, NULL, &err);
-    struct nft_state *st = nft_state_new();
+    struct nft_state *st = nft_state_new(true);
     struct st_buf b = ST_BUF_INIT;
     enum nft_applied how = NFT_APPLIED_WHOLE;
     (void) state;
@@ -566,7 +566,7 @@ static int has_chain(const char *table, const char *chain)
 static int state_run(void *opaque)
 {
     struct two *t = opaque;
-    struct nft_state *st = nft_state_new();
+    struct nft_state *st = nft_state_new(true);
     struct st_err *err = &t->err;
     int rc = -1;
     if (expect_how(st, t->small, NFT_APPLIED_WHOLE, "first", err) < 0 ||
@@ -592,9 +592,26 @@ static int state_run(void *opaque)
         goto out;
     }
     /* The other table is not ours: untouched. */
-    if (!has_chain("inet someone_else", "x") &&
-        nft_list(NULL, "list table inet someone_else", NULL, err) < 0)
+    if (nft_list(NULL, "list table inet someone_else", NULL, err) < 0)
         goto out;
+    /* The same state given the tables of another host id with the same
+     * first 8 digits: it checks again, and refuses. */
+    {
+        uint16_t zones[4] = {1, 2, 3, 4};
+        enum nft_applied how;
+        struct nft_ruleset *other =
+            nft_host_ruleset("0a1b2c3d-ffff-4fff-8fff-ffffffffffff", t->big, zones, err);
+        if (!other || nft_state_apply(st, NULL, other, &how, err) == 0 ||
+            err->kind != ST_ERR_CONFLICT) {
+            st_err_set(err, ST_ERR_INTERNAL, "the tables of another host id were replaced");
+            goto out;
+        }
+        st_err_clear(err);
+    }
+    if (!has_chain("inet stratus-0a1b2c3d", "to_ports")) {
+        st_err_set(err, ST_ERR_INTERNAL, "a refused replace changed the tables");
+        goto out;
+    }
     rc = 0;
 out:
     nft_state_free(st);
@@ -619,7 +636,7 @@ static int owners_run(void *opaque)
 {
     struct two *t = opaque;
     struct st_err *err = &t->err;
-    struct nft_state *sa = nft_state_new(), *sb = nft_state_new();
+    struct nft_state *sa = nft_state_new(true), *sb = nft_state_new(true);
     uint16_t zones[4] = {1, 2, 3, 4};
     struct nft_ruleset *rb = nft_host_ruleset(HOST_B, t->small, zones, err);
     struct st_buf out = ST_BUF_INIT;
@@ -647,7 +664,7 @@ static int owners_run(void *opaque)
                   err) < 0)
         goto out;
     nft_state_free(sa);
-    sa = nft_state_new();
+    sa = nft_state_new(true);
     if (nft_state_apply(sa, NULL, host_rs(t->big), &how, err) == 0 ||
         err->kind != ST_ERR_CONFLICT) {
         st_err_set(err, ST_ERR_INTERNAL, "a table of another owner was replaced");
