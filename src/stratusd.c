@@ -21,8 +21,10 @@
 #include "common/metrics_http.h"
 #include "common/util.h"
 #include "identity/identity.h"
+#include "compute/ports.h"
 #include "compute/server.h"
 #include "image/image.h"
+#include "network/network.h"
 #include "network/neutron.h"
 #include "store/store.h"
 #include "common/banned.h"
@@ -193,6 +195,8 @@ int main(int argc, char **argv)
     struct compute_conf compute;
     if (controller_compute_conf(cfg, &compute, &err) < 0 || net_configure(cfg, &err) < 0)
         goto fail;
+    /* Compute reaches servers' ports only through this provider (compute/ports.h). */
+    compute_ports_register(&net_compute_ports);
     struct app app = {
         .compute = &compute,
         .cfg = cfg,

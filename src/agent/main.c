@@ -33,7 +33,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -619,6 +621,31 @@ static void check_reachable(const char *path)
     st_buf_release(&p);
 }
 
+/* QEMU's user must open /dev/kvm when it exists: otherwise libvirt probes
+ * QEMU again on each call (see agent_dev_rw_for()).  Said once, at start,
+ * with the fix; scripts/start-libvirt applies it. */
+static void check_kvm_access(const char *dev, const char *user)
+{
+    struct stat sb;
+    struct passwd *pw;
+    gid_t groups[64];
+    int n = (int) (sizeof(groups) / sizeof(groups[0]));
+
+    if (stat(dev, &sb) < 0 || !S_ISCHR(sb.st_mode) || !(pw = getpwnam(user)))
+        return;
+    if (getgrouplist(user, pw->pw_gid, groups, &n) < 0)
+        n = 0;
+    if (agent_dev_rw_for(&sb, pw->pw_uid, pw->pw_gid, groups, n))
+        return;
+    log_warnx(MOD,
+              "'%s' (mode %04o, uid %u, gid %u) cannot be opened by '%s', the user QEMU runs as: "
+              "libvirt then probes QEMU again at every call, and each domain define or start "
+              "takes seconds to minutes; give it the group and mode udev gives it "
+              "(chgrp kvm %s && chmod 0660 %s, as scripts/start-libvirt does)",
+              dev, (unsigned) (sb.st_mode & 07777), (unsigned) sb.st_uid, (unsigned) sb.st_gid,
+              user, dev, dev);
+}
+
 static json_t *register_body(struct agent *a, struct st_err *err)
 {
     json_t *b = json_object();
@@ -724,7 +751,7 @@ static int run(struct agent *a, bool once)
                     goto retry;
             } else {
                 if (!desired || d->revision != seen_rev)
-                    log_debug(MOD, "desired state revision %lld: %zu servers, %zu tasks",
+                    log_info(MOD, "desired state revision %lld: %zu servers, %zu tasks",
                               (long long) d->revision, d->nservers, d->ntasks);
                 model_desired_free(desired);
                 desired = d;
@@ -876,6 +903,7 @@ int main(int argc, char **argv)
     if (st_mkdir_p(a.instances_path, 0755, &err) < 0)
         goto fail;
     check_reachable(a.instances_path);
+    check_kvm_access("/dev/kvm", "libvirt-qemu");
     /* One agent per instances path: two would fight over every domain. */
     lock_path = st_xasprintf("%s/.stratus-agent.lock", a.instances_path);
     lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -39,11 +39,10 @@ struct zone {
     uint16_t zone;
 };
 
-/* The last batch applied in a namespace ("" is the host). */
+/* What the agent applied in a namespace ("" is the host). */
 struct applied {
     char key[MODEL_NETNS_MAX];
-    char *text;
-    uint32_t genid;
+    struct nft_state *nft;
     bool seen;
 };
 
@@ -57,6 +56,7 @@ struct net_state {
     size_t nzones;
     struct applied *applied;
     size_t napplied;
+    char host_id[MODEL_ID_MAX]; /* the host's id: its nft tables carry it */
     bool br_nf_checked;
     struct net_stats stats;
 };
@@ -220,7 +220,47 @@ static int zones_sync(struct net_state *ns, const struct model_desired *d, uint1
     return changed ? zones_save(ns, err) : 0;
 }
 
-/* ---- nft batches, applied when they or the ruleset changed ---- */
+/* ---- the host's id, kept for a teardown by a later process ---- */
+
+static char *host_id_path(const struct net_state *ns)
+{
+    return st_xasprintf("%s/host_id", ns->state_dir);
+}
+
+static void host_id_load(struct net_state *ns)
+{
+    struct st_buf b = ST_BUF_INIT;
+    char *path = host_id_path(ns);
+    if (st_read_file(path, 256, &b, NULL) == 0) {
+        while (b.len && isspace((unsigned char) b.buf[b.len - 1]))
+            st_buf_truncate(&b, b.len - 1);
+        if (st_is_uuid(b.buf) && b.len < sizeof(ns->host_id))
+            memcpy(ns->host_id, b.buf, b.len + 1);
+    }
+    st_buf_release(&b);
+    free(path);
+}
+
+/* Remembers the host id of 'd' (in STATE_DIR/host_id when it changed). */
+static int host_id_sync(struct net_state *ns, const struct model_desired *d, struct st_err *err)
+{
+    char *path, *text;
+    int rc;
+    if (!d->host_id[0] || !strcmp(ns->host_id, d->host_id))
+        return 0;
+    path = host_id_path(ns);
+    text = st_xasprintf("%s\n", d->host_id);
+    rc = st_mkdir_p(ns->state_dir, 0755, err);
+    if (rc == 0)
+        rc = st_write_file(path, text, strlen(text), 0644, err);
+    if (rc == 0)
+        memcpy(ns->host_id, d->host_id, strlen(d->host_id) + 1);
+    free(text);
+    free(path);
+    return rc;
+}
+
+/* ---- nft rulesets, applied as differences ---- */
 
 static struct applied *applied_get(struct net_state *ns, const char *key)
 {
@@ -230,6 +270,8 @@ static struct applied *applied_get(struct net_state *ns, const char *key)
     ns->applied = st_xrealloc(ns->applied, (ns->napplied + 1) * sizeof(*ns->applied));
     memset(&ns->applied[ns->napplied], 0, sizeof(*ns->applied));
     memcpy(ns->applied[ns->napplied].key, key, strlen(key) + 1);
+    /* The host's namespace lives as long as the agent: keep its sockets. */
+    ns->applied[ns->napplied].nft = nft_state_new(key[0] == '\0');
     return &ns->applied[ns->napplied++];
 }
 
@@ -238,7 +280,7 @@ static void applied_forget(struct net_state *ns, bool only_unseen)
     size_t w = 0;
     for (size_t i = 0; i < ns->napplied; i++) {
         if (!only_unseen || !ns->applied[i].seen) {
-            free(ns->applied[i].text);
+            nft_state_free(ns->applied[i].nft);
             continue;
         }
         ns->applied[i].seen = false;
@@ -247,30 +289,23 @@ static void applied_forget(struct net_state *ns, bool only_unseen)
     ns->napplied = w;
 }
 
-/* Applies 'text' in 'netns' (NULL: host) unless the same text was applied
- * last and the ruleset generation has not moved since. */
-static int nft_sync(struct pass *p, const char *netns, const char *text, struct st_err *err)
+/* Brings 'netns' (NULL: host) to ruleset 'rs' (taken; NULL: building it
+ * failed with 'err' set), by a difference against what was applied there
+ * last when nothing else changed the ruleset since, whole otherwise (see
+ * nft_state_apply).  't0': when building 'rs' began. */
+static int nft_sync(struct pass *p, const char *netns, struct nft_ruleset *rs, int64_t t0,
+                    struct st_err *err)
 {
     struct applied *a = applied_get(p->ns, netns ? netns : "");
-    uint32_t gen = 0;
-    int64_t t0 = st_mono_ns();
+    enum nft_applied how = NFT_APPLIED_NONE;
     int rc = -1;
-    bool have_gen;
     a->seen = true;
-    have_gen = nl_nft_genid(netns, &gen, NULL) == 0;
-    if (a->text && have_gen && gen == a->genid && !strcmp(a->text, text)) {
-        rc = 0;
-        goto out;
-    }
-    free(a->text);
-    a->text = NULL;
-    if (nft_apply(netns, text, err) < 0)
-        goto out;
-    p->ns->stats.nft_applied++;
-    if (nl_nft_genid(netns, &a->genid, NULL) == 0)
-        a->text = st_xstrdup(text);
-    rc = 0;
-out:
+    if (rs)
+        rc = nft_state_apply(a->nft, netns, rs, &how, err);
+    if (how != NFT_APPLIED_NONE)
+        p->ns->stats.nft_applied++;
+    if (how == NFT_APPLIED_WHOLE)
+        p->ns->stats.nft_whole++;
     p->ns->stats.nft_ns += st_mono_ns() - t0;
     return rc;
 }
@@ -815,8 +850,8 @@ static int ensure_router(struct pass *p, const struct model_router *r, struct st
     const char **keep = st_xcalloc(r->ninterfaces + 1, sizeof(*keep));
     struct want_addr *fips = st_xcalloc(r->nfloating_ips + 1, sizeof(*fips));
     struct want_route *routes = st_xcalloc(r->nroutes + 1, sizeof(*routes));
-    struct st_buf batch = ST_BUF_INIT;
     struct nl_sock *s = NULL;
+    int64_t t0;
     size_t nkeep = 0, nroutes = 0;
     int rc = -1;
 
@@ -860,13 +895,12 @@ static int ensure_router(struct pass *p, const struct model_router *r, struct st
         goto out;
     nl_close(s);
     s = NULL;
-    nft_render_router(r, &batch);
-    if (nft_sync(p, r->netns, batch.buf, err) < 0)
+    t0 = st_mono_ns();
+    if (nft_sync(p, r->netns, nft_router_ruleset(p->d->host_id, r, err), t0, err) < 0)
         goto out;
     rc = 0;
 out:
     nl_close(s);
-    st_buf_release(&batch);
     free(keep);
     free(fips);
     free(routes);
@@ -1020,9 +1054,8 @@ int net_reconcile(struct net_state *ns, const struct model_desired *d, json_t *r
     struct pass p = {.ns = ns, .d = d};
     json_t *nets = json_array(), *ports = json_array(), *routers = json_array();
     uint16_t *zones = st_xcalloc(d->nnetworks + 1, sizeof(*zones));
-    struct st_buf batch = ST_BUF_INIT;
     struct st_err e = ST_ERR_INIT;
-    int64_t t0 = st_mono_ns();
+    int64_t start = st_mono_ns(), t0;
     int rc = -1;
 
     memset(&ns->stats, 0, sizeof(ns->stats));
@@ -1031,7 +1064,7 @@ int net_reconcile(struct net_state *ns, const struct model_desired *d, json_t *r
     p.host = nl_open(NULL, err);
     if (!p.host)
         goto out;
-    if (zones_sync(ns, d, zones, err) < 0)
+    if (zones_sync(ns, d, zones, err) < 0 || host_id_sync(ns, d, err) < 0)
         goto out;
 
     for (size_t i = 0; i < d->nnetworks; i++) {
@@ -1050,8 +1083,8 @@ int net_reconcile(struct net_state *ns, const struct model_desired *d, json_t *r
     }
 
     /* The host's rules last: every bridge they name exists by now. */
-    nft_render_host(d, zones, &batch);
-    rc = nft_sync(&p, NULL, batch.buf, err);
+    t0 = st_mono_ns();
+    rc = nft_sync(&p, NULL, nft_host_ruleset(d->host_id, d, zones, err), t0, err);
     st_err_clear(&e);
     if (remove_leftovers(&p, d, &e) < 0 && rc == 0) {
         /* A leftover that cannot go is retried next pass; say it once. */
@@ -1065,10 +1098,9 @@ out:
     json_object_set_new(report, "ports", ports);
     json_object_set_new(report, "routers", routers);
     nl_close(p.host);
-    st_buf_release(&batch);
     free(zones);
     free(p.net_ok);
-    ns->stats.total_ns = st_mono_ns() - t0;
+    ns->stats.total_ns = st_mono_ns() - start;
     return rc;
 }
 
@@ -1108,7 +1140,6 @@ const struct net_stats *net_last_stats(const struct net_state *ns)
 int net_teardown_all(struct net_state *ns, struct st_err *err)
 {
     struct pass p = {.ns = ns};
-    struct st_buf batch = ST_BUF_INIT;
     char *zp;
     int rc;
     p.host = nl_open(NULL, err);
@@ -1116,10 +1147,9 @@ int net_teardown_all(struct net_state *ns, struct st_err *err)
         return -1;
     rc = remove_leftovers(&p, NULL, err);
     nl_close(p.host);
-    nft_render_host_teardown(&batch);
-    if (nft_apply(NULL, batch.buf, rc == 0 ? err : NULL) < 0)
+    /* Only the tables of this host (none if it never learnt its id). */
+    if (ns->host_id[0] && nft_host_teardown(ns->host_id, NULL, rc == 0 ? err : NULL) < 0)
         rc = -1;
-    st_buf_release(&batch);
     applied_forget(ns, false);
     free(ns->zones);
     ns->zones = NULL;
@@ -1127,6 +1157,10 @@ int net_teardown_all(struct net_state *ns, struct st_err *err)
     zp = zones_path(ns);
     (void) unlink(zp);
     free(zp);
+    zp = host_id_path(ns);
+    (void) unlink(zp);
+    free(zp);
+    ns->host_id[0] = '\0';
     zp = st_xasprintf("%s/dhcp", ns->state_dir);
     (void) rmdir(zp);
     free(zp);
@@ -1154,6 +1188,7 @@ struct net_state *net_new(const struct net_opts *opts, struct st_err *err)
     if (parse_mappings(ns, opts->physical_interface_mappings, err) < 0)
         goto fail;
     zones_load(ns);
+    host_id_load(ns);
     return ns;
 fail:
     net_free(ns);

@@ -233,3 +233,18 @@ const char *agent_virt_type(const char *configured, const char *kvm_dev, const c
     /* The CPU flags first: a broken /dev/kvm is better not touched at all. */
     return cpu_has_virt(cpuinfo) && kvm_works(kvm_dev) ? "kvm" : "qemu";
 }
+
+bool agent_dev_rw_for(const struct stat *st, uid_t uid, gid_t gid, const gid_t *groups,
+                      int ngroups)
+{
+    bool in_group = st->st_gid == gid;
+    if (uid == 0)
+        return true;
+    if (st->st_uid == uid) /* the owner's bits apply, and only those */
+        return (st->st_mode & (S_IRUSR | S_IWUSR)) == (S_IRUSR | S_IWUSR);
+    for (int i = 0; i < ngroups && !in_group; i++)
+        in_group = groups[i] == st->st_gid;
+    if (in_group)
+        return (st->st_mode & (S_IRGRP | S_IWGRP)) == (S_IRGRP | S_IWGRP);
+    return (st->st_mode & (S_IROTH | S_IWOTH)) == (S_IROTH | S_IWOTH);
+}

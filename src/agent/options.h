@@ -11,6 +11,7 @@
 #define ST_AGENT_OPTIONS_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <stddef.h>
 
 #include "common/config.h"
@@ -57,5 +58,15 @@ char *agent_read_secret(const char *path, struct st_err *err);
  * 'kvm_dev' (normally /dev/kvm) opens, answers KVM_GET_API_VERSION, and
  * 'cpuinfo' (normally /proc/cpuinfo) lists vmx or svm. */
 const char *agent_virt_type(const char *configured, const char *kvm_dev, const char *cpuinfo);
+
+/* Whether user 'uid' (primary group 'gid', supplementary 'groups') may
+ * read and write a device node with the ownership and mode of 'st', as the
+ * kernel decides it.  The agent asks it of /dev/kvm for the user QEMU runs
+ * as (libvirt-qemu): when libvirt's probe of QEMU saw KVM but that user
+ * cannot open /dev/kvm, libvirt treats its capabilities cache as stale on
+ * every call and probes QEMU again (seconds each time, tens of seconds per
+ * domain define and start). */
+bool agent_dev_rw_for(const struct stat *st, uid_t uid, gid_t gid, const gid_t *groups,
+                      int ngroups);
 
 #endif

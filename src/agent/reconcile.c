@@ -47,6 +47,19 @@ enum pending {
     PEND_RESIZE, /* powering off before the resize backup */
 };
 
+/* Where one server's build went, in ns: summed over its steps until the
+ * pass that defines or starts its domain logs them once (visible in the
+ * agent's log, read by bench/compute.sh).  The network's plumbing is the
+ * pass's, logged by reconcile_run(). */
+struct build_times {
+    int64_t image;  /* images fetched or found in _base/ */
+    int64_t disk;   /* root overlay, ephemeral and swap disks */
+    int64_t seed;   /* NoCloud seed or config drive */
+    int64_t define; /* virDomainDefineXML */
+    int64_t start;  /* virDomainCreate */
+    bool built;     /* a disk, a seed, a define or a start happened */
+};
+
 /* What the reconciler remembers of a server between passes. */
 struct srv {
     char id[MODEL_ID_MAX];
@@ -65,6 +78,7 @@ struct srv {
     int64_t pending_deadline_ns;
     char pending_task[MODEL_ID_MAX];
     char base_image[MODEL_ID_MAX]; /* image under the current root disk (state.json) */
+    struct build_times bt;
 };
 
 /* Slow libvirt work of a pass, run side by side once every server has been
@@ -78,6 +92,7 @@ struct job {
     struct srv *sv;
     int rc;
     struct st_err err;
+    int64_t ns; /* how long it took */
 };
 
 /* A finished task and its report entry, repeated until the controller
@@ -104,6 +119,7 @@ struct reconciler {
     struct job *jobs;
     size_t njobs, jobs_alloc;
     atomic_size_t job_next;
+    int nbuilt; /* servers whose build times this pass logged */
 };
 
 /* ------------------------------------------------------------ bookkeeping */
@@ -282,6 +298,25 @@ static void srv_ok(struct srv *sv)
 
 /* ------------------------------------------------------------ helpers */
 
+static double ms(int64_t ns)
+{
+    return (double) ns / 1e6;
+}
+
+/* Logs where server 'sv''s build went, once, and starts afresh. */
+static void log_build(struct reconciler *r, struct srv *sv)
+{
+    struct build_times *b = &sv->bt;
+    if (!b->built)
+        return;
+    log_info(MOD,
+             "server '%s': build steps: image %.1f ms, disk %.1f ms, seed %.1f ms, define %.1f ms, "
+             "start %.1f ms",
+             sv->id, ms(b->image), ms(b->disk), ms(b->seed), ms(b->define), ms(b->start));
+    *b = (struct build_times){0};
+    r->nbuilt++;
+}
+
 static bool file_exists(const char *path)
 {
     struct stat sb;
@@ -320,17 +355,19 @@ static int fetch_cb(void *opaque, const struct model_image *img, const char *pat
 }
 
 /* Makes sure 'img' is cached; appends its path to 'path' (may be NULL). */
-static int ensure_base(struct reconciler *r, const char *server_id, const struct model_image *img,
+static int ensure_base(struct reconciler *r, struct srv *sv, const struct model_image *img,
                        bool kind_disk, struct st_buf *path, struct st_err *err)
 {
     struct st_buf p = ST_BUF_INIT, probe = ST_BUF_INIT;
+    int64_t t0 = st_mono_ns();
     int rc;
     use_base(r, img->id);
     disk_base_path(r->opts.instances_path, img->id, &probe);
     if (!file_exists(probe.buf))
-        building(r, server_id);
+        building(r, sv->id);
     st_buf_release(&probe);
     rc = disk_base_ensure(r->opts.instances_path, img, kind_disk, fetch_cb, r, &p, err);
+    sv->bt.image += st_mono_ns() - t0;
     if (rc == 0 && path)
         st_buf_add(path, p.buf, p.len);
     st_buf_release(&p);
@@ -442,6 +479,7 @@ static int step_root_disk(struct ctx *c, struct st_err *err)
     struct st_buf base = ST_BUF_INIT;
     const char *disk = instance_path(c->inst, INSTANCE_DISK);
     bool rebuild = c->st.disk_generation != 0 && c->st.disk_generation != s->disk_generation;
+    int64_t t0;
     int rc = -1;
 
     c->step = "disk";
@@ -457,12 +495,15 @@ static int step_root_disk(struct ctx *c, struct st_err *err)
     if (power_off_hard(c, err) < 0)
         goto out;
     c->step = "image";
-    if (ensure_base(c->r, s->id, &s->image, true, &base, err) < 0)
+    if (ensure_base(c->r, c->sv, &s->image, true, &base, err) < 0)
         goto out;
     c->step = "disk";
+    t0 = st_mono_ns();
+    c->sv->bt.built = true;
     if (disk_create_overlay(disk, base.buf, disk_base_format(&s->image), s->flavor.disk_gb * GIB,
                             err) < 0)
         goto out;
+    c->sv->bt.disk += st_mono_ns() - t0;
     /* Disks and seed of the old generation go; they are made again below. */
     if (unlink_ok(instance_path(c->inst, INSTANCE_DISK_CONFIG), err) < 0 ||
         unlink_ok(instance_path(c->inst, INSTANCE_DISK_SEED), err) < 0)
@@ -472,8 +513,10 @@ static int step_root_disk(struct ctx *c, struct st_err *err)
                     unlink_ok(instance_path(c->inst, INSTANCE_DISK_RESCUE), err) < 0))
         goto out;
     c->step = "seed";
+    t0 = st_mono_ns();
     if (seed_build(s, instance_path(c->inst, instance_seed_file(s->config_drive)), err) < 0)
         goto out;
+    c->sv->bt.seed += st_mono_ns() - t0;
     c->step = "disk";
     memcpy(c->st.image_id, s->image.id, strlen(s->image.id) + 1);
     c->st.disk_generation = s->disk_generation;
@@ -491,6 +534,7 @@ static int step_other_disks(struct ctx *c, const struct model_flavor *f, struct 
     const char *local = instance_path(c->inst, INSTANCE_DISK_LOCAL);
     const char *swap = instance_path(c->inst, INSTANCE_DISK_SWAP);
     struct st_buf name = ST_BUF_INIT;
+    int64_t t0 = st_mono_ns();
     int rc = -1;
 
     c->step = "disk";
@@ -513,11 +557,17 @@ static int step_other_disks(struct ctx *c, const struct model_flavor *f, struct 
                 goto out;
         }
     }
+    c->sv->bt.disk += st_mono_ns() - t0;
     c->step = "seed";
     {
         const char *seed = instance_path(c->inst, instance_seed_file(c->s->config_drive));
-        if (!file_exists(seed) && seed_build(c->s, seed, err) < 0)
-            goto out;
+        t0 = st_mono_ns();
+        if (!file_exists(seed)) {
+            c->sv->bt.built = true;
+            if (seed_build(c->s, seed, err) < 0)
+                goto out;
+        }
+        c->sv->bt.seed += st_mono_ns() - t0;
         /* A seed of the other kind is left from an earlier generation. */
         if (unlink_ok(instance_path(c->inst, instance_seed_file(!c->s->config_drive)), err) < 0)
             goto out;
@@ -536,9 +586,9 @@ static int step_boot_files(struct ctx *c, struct st_err *err)
     const struct model_image *k = s->rescue ? &s->rescue_kernel : &s->kernel;
     const struct model_image *rd = s->rescue ? &s->rescue_ramdisk : &s->ramdisk;
     c->step = "image";
-    if (k->present && ensure_base(c->r, s->id, k, false, &c->kernel, err) < 0)
+    if (k->present && ensure_base(c->r, c->sv, k, false, &c->kernel, err) < 0)
         return -1;
-    if (rd->present && ensure_base(c->r, s->id, rd, false, &c->initrd, err) < 0)
+    if (rd->present && ensure_base(c->r, c->sv, rd, false, &c->initrd, err) < 0)
         return -1;
     return 0;
 }
@@ -557,7 +607,7 @@ static int step_rescue(struct ctx *c, struct st_err *err)
             return 0;
         building(c->r, s->id);
         if (power_off_hard(c, err) < 0 ||
-            ensure_base(c->r, s->id, &s->rescue_image, true, &base, err) < 0 ||
+            ensure_base(c->r, c->sv, &s->rescue_image, true, &base, err) < 0 ||
             disk_create_overlay(rdisk, base.buf, disk_base_format(&s->rescue_image), 0, err) < 0)
             goto out;
         c->st.rescued = true;
@@ -699,8 +749,12 @@ static int step_domain(struct ctx *c, struct st_err *err)
      * transient (undefined by hand while it ran). */
     if (c->vi.state == VIRT_MISSING || !c->vi.persistent || old.len != xml.len ||
         memcmp(old.buf, xml.buf, xml.len)) {
-        if (virt_define(c->r->virt, xml.buf, err) < 0 ||
-            st_write_file(instance_path(c->inst, INSTANCE_DOMAIN_XML), xml.buf, xml.len, 0644,
+        int64_t t0 = st_mono_ns();
+        c->sv->bt.built = true;
+        if (virt_define(c->r->virt, xml.buf, err) < 0)
+            goto out;
+        c->sv->bt.define += st_mono_ns() - t0;
+        if (st_write_file(instance_path(c->inst, INSTANCE_DOMAIN_XML), xml.buf, xml.len, 0644,
                           err) < 0)
             goto out;
         log_info(MOD, "server '%s': domain %s defined%s", s->id, c->name.buf,
@@ -988,12 +1042,14 @@ static void *job_worker(void *opaque)
         if (i >= r->njobs)
             break;
         j = &r->jobs[i];
+        int64_t t0 = st_mono_ns();
         if (j->kind == JOB_START) {
             dom_name(j->sv->id, &name);
             j->rc = virt_start(r->virt, name.buf, false, &j->err);
         } else {
             j->rc = remove_server(r, j->sv->id, &j->err);
         }
+        j->ns = st_mono_ns() - t0;
     }
     st_buf_release(&name);
     return NULL;
@@ -1027,6 +1083,8 @@ static void run_jobs(struct reconciler *r)
         if (j->kind == JOB_START) {
             struct virt_info vi;
             struct st_err err = ST_ERR_INIT;
+            sv->bt.start += j->ns;
+            sv->bt.built = true;
             log_info(MOD, "server '%s': started", sv->id);
             dom_name(sv->id, &name);
             /* What the next pass compares with, as step_power does. */
@@ -1380,8 +1438,9 @@ json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64
 {
     struct st_err err = ST_ERR_INIT;
     json_t *servers = json_array(), *tasks = json_array(), *netrep = json_object(), *report;
-    int64_t next = 0;
+    int64_t next = 0, t_start = st_mono_ns(), t_net, t_servers = 0, t_jobs = 0, t_tasks = 0;
 
+    r->nbuilt = 0;
     /* Networking first: domains need their bridges when they start, and
      * the network does not depend on libvirt. */
     if (r->opts.net && net_reconcile(r->opts.net, d, netrep, &err) < 0) {
@@ -1390,6 +1449,7 @@ json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64
         st_err_clear(&err);
         next = st_mono_ns() + BACKOFF_MIN_S * NS_PER_S;
     }
+    t_net = st_mono_ns() - t_start;
     clear_in_use(r);
     for (size_t i = 0; i < r->nsrvs; i++)
         r->srvs[i]->seen = false;
@@ -1416,11 +1476,15 @@ json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64
         }
         converge(r, s, sv);
     }
+    t_servers = st_mono_ns() - t_start - t_net;
     run_jobs(r);
+    t_jobs = st_mono_ns() - t_start - t_net - t_servers;
     run_tasks(r, d, tasks);
+    t_tasks = st_mono_ns() - t_start - t_net - t_servers - t_jobs;
     for (size_t i = 0; i < d->nservers; i++) {
         const struct model_server *s = &d->servers[i];
         struct srv *sv = srv_get(r, s->id);
+        log_build(r, sv);
         if (s->delete) {
             if (sv->fault[0])
                 json_array_append_new(
@@ -1459,6 +1523,21 @@ report:
     srv_drop_unseen(r);
     if (next_ns)
         *next_ns = next;
+    {
+        /* One line for each pass that built something or changed the
+         * network, so that a slow step shows in the log. */
+        const struct net_stats *ns = r->opts.net ? net_last_stats(r->opts.net) : NULL;
+        bool net_work = ns && (ns->nft_applied || ns->links_created || ns->removed);
+        int64_t total = st_mono_ns() - t_start;
+        if (r->nbuilt || net_work)
+            log_info(MOD,
+                     "pass for revision %lld: %.1f ms: network %.1f ms (nft %.1f ms, %d links "
+                     "created, %d removed), servers %.1f ms, starts and removals %.1f ms, tasks "
+                     "%.1f ms, housekeeping %.1f ms",
+                     (long long) d->revision, ms(total), ms(t_net), ns ? ms(ns->nft_ns) : 0.0,
+                     ns ? ns->links_created : 0, ns ? ns->removed : 0, ms(t_servers), ms(t_jobs),
+                     ms(t_tasks), ms(total - t_net - t_servers - t_jobs - t_tasks));
+    }
     report = json_pack("{s:I, s:o, s:o}", "revision", (json_int_t) d->revision, "servers",
                        servers, "tasks", tasks);
     json_object_update(report, netrep);

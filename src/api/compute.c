@@ -2,7 +2,7 @@
  * compute.c (api) - Nova's operator-facing resources under /compute/v2.1:
  * os-hypervisors, os-services, os-availability-zone, limits, os-quota-sets
  * and server diagnostics.  Hosts come from compute/host.c, quotas from
- * compute/server.c, the guests' figures from compute/stats.c.
+ * compute/quota.c, the guests' figures from compute/stats.c.
  */
 #include "api/compute.h"
 

@@ -13,6 +13,7 @@
 #include "common/util.h"
 #include "compute/host.h"
 #include "image/image.h"
+#include "store/revision.h"
 #include "common/banned.h"
 
 #define IV1 "/internal/v1"
@@ -58,15 +59,15 @@ static int hosts_desired(struct api_req *req, struct api_resp *resp, struct st_e
         int64_t rev, left;
         if (!c)
             return -1;
-        rev = host_revision(c, req->host_name, err);
+        rev = revision_get(c, req->host_name, err);
         if (rev < 0)
             return -1;
         left = deadline - st_mono_ns();
-        if (rev > after || after == 0 || left <= 0 || host_waits_stopped())
+        if (rev > after || after == 0 || left <= 0 || revision_waits_stopped())
             break;
         /* Wait without holding a store connection. */
         api_db_release(req);
-        host_wait(left > 1000000000 ? 1000 : (int) (left / 1000000) + 1);
+        revision_wait(left > 1000000000 ? 1000 : (int) (left / 1000000) + 1);
     }
     doc = host_desired(req->db, req->host_name, err);
     if (!doc)

@@ -25,6 +25,7 @@
 #include "common/util.h"
 #include "compute/host.h"
 #include "identity/identity.h"
+#include "store/revision.h"
 #include "common/banned.h"
 
 struct api_server {
@@ -648,7 +649,7 @@ void api_server_stop(struct api_server *srv)
     if (!srv)
         return;
     /* MHD joins every connection's thread: long-polls must answer now. */
-    host_stop_waits();
+    revision_stop_waits();
     MHD_stop_daemon(srv->mhd);
     router_free(srv->router);
     free(srv);

@@ -2,7 +2,8 @@
  * servers.c (api) - Nova servers under /compute/v2.1: create, list, show,
  * update, delete, actions, metadata, instance actions.  The views follow the
  * microversion negotiated for the request, field for field as Tempest's
- * response schemas describe them; the logic is in compute/server.c.
+ * response schemas describe them; the logic is in compute/server.c,
+ * server_lifecycle.c and server_action.c.
  */
 #include "api/servers.h"
 

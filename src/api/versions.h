@@ -10,6 +10,12 @@
 #define API_COMPUTE_MAX_MAJOR 2
 #define API_COMPUTE_MAX_MINOR 92
 #define API_COMPUTE_MAX_VERSION "2.92"
+/* What bootstrap's openrc and clouds.yaml pin for the stock CLI
+ * (ARCHITECTURE §9): the newest at which every command of Debian's
+ * openstackclient works.  Not 2.92: from there Nova no longer generates
+ * keypairs, and `openstack keypair create NAME` (OSC 6.0) does not make one
+ * itself, so it would fail. */
+#define API_COMPUTE_CLIENT_VERSION "2.91"
 #define API_VOLUME_MAX_MAJOR 3
 #define API_VOLUME_MAX_MINOR 0
 #define API_VOLUME_MAX_VERSION "3.0"

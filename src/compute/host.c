@@ -6,70 +6,15 @@
 
 #include <ctype.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/json.h"
 #include "common/util.h"
+#include "compute/internal.h"
 #include "compute/stats.h"
-#include "network/network.h"
+#include "store/revision.h"
 #include "common/banned.h"
-
-/* Implemented in server.c, shared with the report logic here. */
-int server_actions_finish(struct store_conn *c, const char *server_id, const char *result,
-                          const char *details, struct st_err *err);
-int server_purge(struct store_conn *c, const char *id, struct st_err *err);
-
-static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wait_cond = PTHREAD_COND_INITIALIZER;
-static uint64_t wait_gen;
-static bool waits_stopped;
-
-void host_stop_waits(void)
-{
-    pthread_mutex_lock(&wait_lock);
-    waits_stopped = true;
-    wait_gen++;
-    pthread_cond_broadcast(&wait_cond);
-    pthread_mutex_unlock(&wait_lock);
-}
-
-bool host_waits_stopped(void)
-{
-    pthread_mutex_lock(&wait_lock);
-    bool stopped = waits_stopped;
-    pthread_mutex_unlock(&wait_lock);
-    return stopped;
-}
-
-void host_notify(void)
-{
-    pthread_mutex_lock(&wait_lock);
-    wait_gen++;
-    pthread_cond_broadcast(&wait_cond);
-    pthread_mutex_unlock(&wait_lock);
-}
-
-void host_wait(int ms)
-{
-    struct timespec ts;
-    uint64_t gen;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long) (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&wait_lock);
-    gen = wait_gen;
-    while (gen == wait_gen && !waits_stopped)
-        if (pthread_cond_timedwait(&wait_cond, &wait_lock, &ts) != 0)
-            break;
-    pthread_mutex_unlock(&wait_lock);
-}
 
 bool host_name_ok(const char *name)
 {
@@ -154,30 +99,6 @@ int host_authenticate(struct store_conn *c, const char *authorization, char *nam
     return rc < 0 ? -1 : 0;
 }
 
-int64_t host_revision(struct store_conn *c, const char *name, struct st_err *err)
-{
-    int64_t rev;
-    int rc = store_get_int(c, err, &rev, "SELECT revision FROM hosts WHERE name = ?",
-                           STORE_ARGS(P(name)));
-    if (rc == 0)
-        st_err_set(err, ST_ERR_NOT_FOUND, "Host %s is not registered.", name);
-    return rc > 0 ? rev : -1;
-}
-
-int host_bump(struct store_conn *c, const char *name, struct st_err *err)
-{
-    return store_exec(c, err, "UPDATE hosts SET revision = revision + 1 WHERE name = ?",
-                      STORE_ARGS(P(name))) < 0
-               ? -1
-               : 0;
-}
-
-int host_bump_all(struct store_conn *c, struct st_err *err)
-{
-    return store_exec(c, err, "UPDATE hosts SET revision = revision + 1", STORE_NOARGS) < 0 ? -1
-                                                                                          : 0;
-}
-
 json_t *host_register(struct store_conn *c, const char *name, json_t *info, struct st_err *err)
 {
     const char *htype = "QEMU", *hname = name, *virt = NULL, *ip = NULL, *vtep = NULL;
@@ -210,7 +131,7 @@ json_t *host_register(struct store_conn *c, const char *name, json_t *info, stru
         return NULL;
     }
     free(cpu_text);
-    rev = host_revision(c, name, err);
+    rev = revision_get(c, name, err);
     if (rev < 0)
         return NULL;
     return json_pack("{s:s, s:I, s:i}", "host", name, "revision", (json_int_t) rev,
@@ -286,7 +207,7 @@ static json_t *server_doc(struct store_conn *c, struct store_stmt *s, struct st_
                                     : json_null(),
                   "admin_pass", "metadata", meta, "rescue", rescue, "resize", resize, "nics");
     {
-        json_t *nics = net_server_nics(c, id, err);
+        json_t *nics = compute_ports_nics(c, id, err);
         if (!nics) {
             json_decref(o);
             json_decref(images);
@@ -316,13 +237,14 @@ json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err)
 {
     struct store_stmt *s;
     json_t *servers = NULL, *tasks = NULL;
+    char *host_id = NULL;
     int64_t rev;
     int rc;
 
     /* One read transaction: the revision and the state it stands for. */
     if (store_begin_read(c, err) < 0)
         return NULL;
-    rev = host_revision(c, name, err);
+    rev = revision_get(c, name, err);
     if (rev < 0)
         goto fail;
     s = store_query(c, err,
@@ -364,14 +286,27 @@ json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err)
     store_done(s);
     if (rc < 0)
         goto fail;
+    /* The host record's id: the agent marks what it creates with it
+     * (ARCHITECTURE §9, ownership). */
+    s = store_query(c, err, "SELECT id FROM hosts WHERE name = ?", STORE_ARGS(P(name)));
+    if (!s)
+        goto fail;
+    rc = store_next(s, err);
+    host_id = rc > 0 && store_text(s, 0) ? st_xstrdup(store_text(s, 0)) : NULL;
+    store_done(s);
+    if (rc < 0)
+        goto fail;
     {
-        json_t *net = net_host_desired(c, name, err);
+        json_t *net = compute_ports_host_desired(c, name, err);
         json_t *doc;
         if (!net)
             goto fail;
         store_rollback(c);
         doc = json_pack("{s:s, s:I, s:o, s:o}", "host", name, "revision", (json_int_t) rev,
                         "servers", servers, "tasks", tasks);
+        if (host_id)
+            json_object_set_new(doc, "host_id", json_string(host_id));
+        free(host_id);
         json_object_update(doc, net);
         json_decref(net);
         return doc;
@@ -380,6 +315,7 @@ fail:
     store_rollback(c);
     json_decref(servers);
     json_decref(tasks);
+    free(host_id);
     return NULL;
 }
 
@@ -695,19 +631,19 @@ json_t *host_report(struct store_conn *c, const struct compute_conf *conf, const
         if (apply_server(c, name, v, &bump, err) < 0)
             goto fail;
     }
-    if (net_host_report(c, name, report, err) < 0 ||
+    if (compute_ports_host_report(c, name, report, err) < 0 ||
         server_stats_apply(c, name, report, err) < 0)
         goto fail;
     /* Finished tasks are kept an hour for their results, then dropped. */
     if (store_exec(c, err, "DELETE FROM tasks WHERE status <> 'pending' AND finished_at < ?",
                    STORE_ARGS(P(now - 3600))) < 0)
         goto fail;
-    if (bump && host_bump(c, name, err) < 0)
+    if (bump && revision_bump(c, name, err) < 0)
         goto fail;
-    rev = host_revision(c, name, err);
+    rev = revision_get(c, name, err);
     if (rev < 0 || store_commit(c, err) < 0)
         goto fail;
-    host_notify();
+    revision_notify();
     return json_pack("{s:I}", "revision", (json_int_t) rev);
 fail:
     store_rollback(c);
@@ -848,8 +784,8 @@ int host_task_wait(struct store *st, const char *task_id, int timeout_ms, json_t
         if (done)
             return done == 1 ? 0 : 1;
         int64_t left = deadline - st_mono_ns();
-        if (left <= 0 || host_waits_stopped())
+        if (left <= 0 || revision_waits_stopped())
             return 2;
-        host_wait(left > 1000000000 ? 1000 : (int) (left / 1000000) + 1);
+        revision_wait(left > 1000000000 ? 1000 : (int) (left / 1000000) + 1);
     }
 }

@@ -1,13 +1,10 @@
 /*
  * host.h - hypervisor hosts as the controller sees them: their credentials,
- * capacity and heartbeat, the revision of their desired state, the desired
- * state document itself, and the reports that move servers through their
- * states (docs/agent-protocol.md).
+ * capacity and heartbeat, the desired state document itself, and the
+ * reports that move servers through their states (docs/agent-protocol.md).
  *
- * Revisions: host_bump() increments a host's revision inside the caller's
- * transaction; after the commit, host_notify() wakes every long-poll of this
- * process.  Long-polls also re-read the revision every second, so a change
- * made by another controller process (PostgreSQL deployments) is seen too.
+ * The revisions of hosts' desired state and the wake-up of long-polls are
+ * in store/revision.h, below compute and network, which both bump them.
  */
 #ifndef ST_COMPUTE_HOST_H
 #define ST_COMPUTE_HOST_H
@@ -37,23 +34,6 @@ bool host_name_ok(const char *name);
 /* POST /internal/v1/hosts/{host}: records capacity and the heartbeat.
  * Returns the reply body. */
 json_t *host_register(struct store_conn *c, const char *name, json_t *info, struct st_err *err);
-
-/* The current revision of a host, or -1 with err (NOT_FOUND if unknown). */
-int64_t host_revision(struct store_conn *c, const char *name, struct st_err *err);
-/* Bumps the revision of 'name' (inside the caller's transaction). */
-int host_bump(struct store_conn *c, const char *name, struct st_err *err)
-    __attribute__((warn_unused_result));
-/* Bumps every host (networking changes that span hosts). */
-int host_bump_all(struct store_conn *c, struct st_err *err) __attribute__((warn_unused_result));
-/* Wakes long-polls after a commit that bumped revisions. */
-void host_notify(void);
-/* Waits until host_notify() or 'ms' milliseconds pass. */
-void host_wait(int ms);
-/* Ends every wait, now and later (the daemon is stopping): host_wait()
- * returns at once and host_waits_stopped() is true, so long-polls answer
- * and their connection threads end. */
-void host_stop_waits(void);
-bool host_waits_stopped(void);
 
 /* The desired state document of a host (new reference). */
 json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err);

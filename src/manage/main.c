@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "api/options.h"
+#include "api/versions.h"
 #include "common/util.h"
 #include "compute/flavor.h"
 #include "compute/host.h"
@@ -120,7 +121,11 @@ static int write_client_files(struct ctx *ctx, const char *url, const char *pass
     st_buf_adds(&rc, "\nexport OS_PROJECT_NAME=admin\nexport OS_USER_DOMAIN_NAME=Default\n"
                      "export OS_PROJECT_DOMAIN_NAME=Default\nexport OS_REGION_NAME=");
     sh_quote(&rc, region);
-    st_buf_adds(&rc, "\nexport OS_INTERFACE=public\n");
+    /* A recent compute microversion (api/versions.h): the stock CLI
+     * defaults to 2.1, where `server create --nic none` and other commands
+     * the README shows do not exist. */
+    st_buf_adds(&rc, "\nexport OS_INTERFACE=public\nexport OS_COMPUTE_API_VERSION="
+                     API_COMPUTE_CLIENT_VERSION "\n");
 
     st_buf_adds(&yaml, "# stratus admin credentials for openstack CLI and SDK: "
                        "OS_CLIENT_CONFIG_FILE=this file, --os-cloud stratus\n"
@@ -131,7 +136,8 @@ static int write_client_files(struct ctx *ctx, const char *url, const char *pass
     st_buf_adds(&yaml, "\n      project_name: admin\n      user_domain_name: Default\n"
                        "      project_domain_name: Default\n    region_name: ");
     yaml_quote(&yaml, region);
-    st_buf_adds(&yaml, "\n    interface: public\n    identity_api_version: 3\n");
+    st_buf_adds(&yaml, "\n    interface: public\n    identity_api_version: 3\n"
+                       "    compute_api_version: '" API_COMPUTE_CLIENT_VERSION "'\n");
 
     st_buf_addf(&path, "%s/openrc", ctx->data_dir);
     if (st_write_file(path.buf, rc.buf, rc.len, 0600, err) < 0)

@@ -16,7 +16,7 @@
 #include "common/buf.h"
 #include "common/json.h"
 #include "common/util.h"
-#include "compute/host.h"
+#include "store/revision.h"
 #include "common/banned.h"
 
 /* ---- configuration ------------------------------------------------------ */
@@ -496,7 +496,7 @@ int net_owner(const struct auth_ctx *ctx, json_t *in, char out[AUTH_ID_MAX], str
 
 int net_changed(struct store_conn *c, struct st_err *err)
 {
-    return host_bump_all(c, err);
+    return revision_bump_all(c, err);
 }
 
 int net_commit(struct store_conn *c, struct st_err *err)
@@ -505,7 +505,7 @@ int net_commit(struct store_conn *c, struct st_err *err)
         store_rollback(c);
         return -1;
     }
-    host_notify();
+    revision_notify();
     return 0;
 }
 

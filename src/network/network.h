@@ -2,15 +2,19 @@
  * network.h - Neutron's model in the controller: networks, subnets, ports
  * (IP and MAC allocation as transactions guarded by unique constraints),
  * routers, floating IPs, security groups and rules, quotas.  This header is
- * what the rest of the controller uses: the compute service (ports of
- * servers, addresses, floating IPs and groups of a server) and the agent
- * protocol (the network part of a host's desired state, and the statuses
- * its reports carry).  The Neutron REST API (api/network*.c) uses the rest
- * of the module's functions through its own headers.
+ * what the rest of the controller uses for servers: the port provider that
+ * compute calls through compute/ports.h (net_compute_ports: ports of a
+ * server, its NICs, and the network part of a host's desired state and of
+ * its reports), and the server views and actions the compute API
+ * (api/servers.c) calls directly (addresses, groups, interfaces, floating
+ * IPs).  The Neutron REST API (api/network*.c) uses the rest of the module's
+ * functions through its own headers.  Compute itself never includes this
+ * header: the program registers net_compute_ports at start-up.
  *
  * Changing anything an agent realises bumps the revision of every host
- * (host_bump_all): networks span hosts, and the deployments stratus aims at
- * have few hosts, so precision is not worth its complexity here.
+ * (revision_bump_all, store/revision.h): networks span hosts, and the
+ * deployments stratus aims at have few hosts, so precision is not worth its
+ * complexity here.
  */
 #ifndef ST_NETWORK_H
 #define ST_NETWORK_H
@@ -19,15 +23,14 @@
 #include <stdbool.h>
 
 #include "common/err.h"
+#include "compute/ports.h"
 #include "identity/policy.h"
 #include "store/store.h"
 
-/* A NIC asked for at server creation ("networks" of POST /servers). */
-struct net_nic_request {
-    const char *network_id; /* or NULL when port_id is given */
-    const char *port_id;    /* an existing port to bind */
-    const char *fixed_ip;   /* optional address on network_id */
-};
+/* Network as compute's port provider (compute/ports.h): net_server_ports_create,
+ * net_server_ports_release, net_server_nics, net_host_desired and
+ * net_host_report below. */
+extern const struct compute_ports_ops net_compute_ports;
 
 /* Creates (or takes over) the ports of a new server, in the caller's
  * transaction: device_id = server id, device_owner "compute:<az>",
@@ -39,7 +42,7 @@ struct net_nic_request {
  * address, 403 over quota. */
 int net_server_ports_create(struct store_conn *c, const struct auth_ctx *ctx,
                             const char *server_id, const char *host, const char *az,
-                            const struct net_nic_request *nics, size_t nnics,
+                            const struct compute_nic_request *nics, size_t nnics,
                             json_t *security_groups, struct st_err *err)
     __attribute__((warn_unused_result));
 

@@ -13,8 +13,8 @@
  * "OverQuota", ...), which the API renders as a NeutronError.
  *
  * Every function that changes state runs in its own transaction, bumps the
- * revision of every host when an agent must act (host_bump_all), and wakes
- * the long-polls after the commit (host_notify).
+ * revision of every host when an agent must act (revision_bump_all), and
+ * wakes the long-polls after the commit (revision_notify).
  *
  * Access: another project's resource is invisible (404) unless shared; a
  * visible resource the caller does not own is read-only (403).  Admins see
@@ -166,7 +166,7 @@ int net_tag_one(struct store_conn *c, const struct auth_ctx *ctx, const char *co
 /* For the compute service, beside network.h: a server moved to (or found)
  * another host, so its ports are bound there ('host' NULL unbinds them).
  * Runs in the caller's transaction and bumps every host; the caller wakes
- * the long-polls (host_notify) after its commit. */
+ * the long-polls (revision_notify) after its commit. */
 int net_server_ports_bind(struct store_conn *c, const char *server_id, const char *host,
                           struct st_err *err) __attribute__((warn_unused_result));
 

@@ -1,9 +1,11 @@
 /*
- * servers.c - what the compute service asks of networking (network.h): the
- * ports of a server (made for it, or given and bound to it), its NICs as
- * the agent protocol describes them, its addresses and groups as Nova shows
- * them, interface attach and detach, floating IPs and security groups
- * through server actions, and the release of everything when it goes.
+ * servers.c - what the compute service asks of networking (network.h): as
+ * its port provider (net_compute_ports, compute/ports.h), the ports of a
+ * server (made for it, or given and bound to it), its NICs as the agent
+ * protocol describes them, and the release of everything when it goes; for
+ * the compute API, a server's addresses and groups as Nova shows them,
+ * interface attach and detach, floating IPs and security groups through
+ * server actions.
  *
  * Errors follow Nova's mapping of Neutron's, since these calls answer Nova
  * requests: a network, port or group that cannot be found is 400 at server
@@ -235,7 +237,8 @@ fail:
 }
 
 int net_server_ports_create(struct store_conn *c, const struct auth_ctx *ctx, const char *server_id,
-                            const char *host, const char *az, const struct net_nic_request *nics,
+                            const char *host, const char *az,
+                            const struct compute_nic_request *nics,
                             size_t nnics, json_t *security_groups, struct st_err *err)
 {
     char owner[300], port[37], picked[37];
@@ -248,7 +251,7 @@ int net_server_ports_create(struct store_conn *c, const struct auth_ctx *ctx, co
     if (resolve_groups(c, ctx, security_groups, &groups, err) < 0)
         return -1;
     for (size_t i = 0; i < nnics; i++) {
-        const struct net_nic_request *n = &nics[i];
+        const struct compute_nic_request *n = &nics[i];
         const char *network = n->network_id;
         if (n->port_id) {
             if (bind_port(c, ctx, server_id, host, owner, n->port_id, (int64_t) i, err) < 0)
@@ -762,3 +765,13 @@ int net_server_ports_bind(struct store_conn *c, const char *server_id, const cha
         return -1;
     return net_changed(c, err);
 }
+
+/* ---- the port provider --------------------------------------------------- */
+
+const struct compute_ports_ops net_compute_ports = {
+    .create = net_server_ports_create,
+    .release = net_server_ports_release,
+    .nics = net_server_nics,
+    .host_desired = net_host_desired, /* desired.c */
+    .host_report = net_host_report,   /* desired.c */
+};

@@ -123,9 +123,9 @@ int main(int argc, char **argv)
             if (stats)
                 fprintf(stderr,
                         "net-apply: %s: pass %u: %.3f ms total, %.3f ms nft (%d batches "
-                        "applied), %d links created, %d leftovers removed\n",
+                        "applied, %d whole), %d links created, %d leftovers removed\n",
                         argv[f], i + 1, (double) s->total_ns / 1e6, (double) s->nft_ns / 1e6,
-                        s->nft_applied, s->links_created, s->removed);
+                        s->nft_applied, s->nft_whole, s->links_created, s->removed);
         }
     }
     st_json_dump(report, &out);

@@ -37,6 +37,8 @@
 #include "api/server.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "compute/ports.h"
+#include "network/network.h"
 #include "common/banned.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -186,6 +188,7 @@ static void build(void)
         die("setup", err.msg);
     env->r = router_new();
     api_register_routes(env->r);
+    compute_ports_register(&net_compute_ports); /* wired as stratusd wires it */
     memset(&env->app, 0, sizeof(env->app));
     env->app.store = env->s.st;
     env->app.identity = env->s.idn;

@@ -199,14 +199,10 @@ ST_GUEST=${STRATUS_GUEST_DIR:-$ST_TOP/build/guest}
 ST_BOOT_TIMEOUT=${STRATUS_BOOT_TIMEOUT:-180}
 NOVA=(--os-compute-api-version 2.latest)
 
+# scripts/start-libvirt: /dev/kvm as udev sets it (else libvirt re-probes
+# QEMU at every call), virtlogd and libvirtd started when absent.
 start_libvirt() {
-    pgrep -x virtlogd >/dev/null || virtlogd -d
-    pgrep -x libvirtd >/dev/null || libvirtd -d
-    for _ in $(seq 100); do
-        virsh -q -c qemu:///system version >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
+    "$ST_TOP/scripts/start-libvirt"
 }
 
 # Call these directly, never through check (its $(...) would wait for the

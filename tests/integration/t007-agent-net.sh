@@ -51,7 +51,7 @@ for prog in ip nft dnsmasq "$BUSYBOX" "$NETAPPLY" jq; do
     fi
 done
 
-plan 59
+plan 61
 
 mkdir -p /run/netns
 mount -t tmpfs stratus-t007 /run/netns
@@ -96,6 +96,9 @@ S1=71000000-0000-4000-8000-000000000001
 S2=72000000-0000-4000-8000-000000000002
 SX=7e000000-0000-4000-8000-00000000000e
 FIP=203.0.113.50
+HOST_ID=7007aaaa-0000-4000-8000-000000000007  # the host record's id, in the desired state
+TABLE=stratus-${HOST_ID:0:8}                   # the agent's host tables: bridge and inet
+OTHER=stratus-0f0f0f0f                         # another agent's, on the same machine
 
 br() { echo "brq${1:0:11}"; }
 tap() { echo "tap${1:0:11}"; }
@@ -118,7 +121,7 @@ desired() {
         esac
     done
     if [ $empty = 1 ]; then
-        echo '{"host": "t007", "revision": 99, "networks": [], "ports": [],
+        echo '{"host": "t007", "host_id": "'$HOST_ID'", "revision": 99, "networks": [], "ports": [],
                "security_groups": [], "routers": []}' >"$DESIRED"
         return
     fi
@@ -157,7 +160,7 @@ desired() {
     fi
     cat >"$DESIRED" <<EOF
 {
-  "host": "t007", "revision": 1,
+  "host": "t007", "host_id": "$HOST_ID", "revision": 1,
   "networks": [
     {"id": "$N1", "network_type": "local", "mtu": 1450, "external": false, "vxlan_peers": [],
      "dhcp": {"port_id": "$D1", "mac_address": "fa:16:3e:00:0d:01",
@@ -299,6 +302,14 @@ if ip link add link stphys0 name stprobe.9 type vlan id 9 2>/dev/null; then
     ip link del stprobe.9
 fi
 
+# Another agent's host tables on this machine (as a second cloud's would
+# be): the driver must neither replace nor remove them.
+nft -f - <<EOF
+add table bridge $OTHER { comment "stratus host 0f0f0f0f-0000-4000-8000-0000000000ff: another agent"; }
+add table inet $OTHER { comment "stratus host 0f0f0f0f-0000-4000-8000-0000000000ff: another agent"; }
+add chain inet $OTHER keep
+EOF
+
 listing >"$ST_TMP/before"
 
 # ---- networks, ports, DHCP ----
@@ -392,7 +403,7 @@ check_match "... and touches no nft batch" "0 batches applied" "$(sed -n 2p "$ST
 diag "figure: a pass with nothing to do: $(sed -n "2s/.*pass 1: //p" "$STATS")"
 
 # ---- deleted by hand, restored by the next pass ----
-nft delete chain inet stratus to_ports
+nft delete chain inet "$TABLE" to_ports
 check "without its ingress chain, vm1's ping to vm3 passes (the deletion matters)" \
     ping_ok vm1 10.20.0.10
 ip link del "$(tap $D1)"
@@ -418,13 +429,15 @@ check_eq "plugging vm4's port makes it ACTIVE" ACTIVE "$(status ports $P4)"
 check_eq "a new DHCP host reloads dnsmasq (SIGHUP), it is not restarted" "$DNSMASQ1" \
     "$(cat "$STATE/dhcp/$N1/pid")"
 check_match "vm4 gets its lease" "ip=10.10.0.12 " "$(dhcp vm4)"
+check_match "plugging one port applies one difference, no whole table" \
+    "\(1 batches applied, 0 whole\)" "$(sed -n 2p "$STATS")"
 diag "figure: a pass plugging one port: $(sed -n '2s/.*pass 1: //p' "$STATS")"
 cp "$DESIRED" "$ST_TMP/before-big.json"
 desired router fip vm4 big
 check "pass with a 1,000-rule group succeeds" reconcile "$ST_TMP/before-big.json" "$DESIRED"
 diag "figure: a pass adding a 1,000-rule group: $(sed -n '2s/.*pass 1: //p' "$STATS")"
 check_eq "the 1,000 rules are in the kernel" 1002 \
-    "$(nft list chain inet stratus "sg-$G1-ingress" | grep -c 'accept comment')"
+    "$(nft list chain inet "$TABLE" "sg-$G1-ingress" | grep -c 'accept comment')"
 
 # ---- nothing desired, nothing left ----
 desired empty
@@ -433,6 +446,9 @@ listing >"$ST_TMP/after"
 check "no bridge, vxlan, veth, namespace, dnsmasq or nft rule is left" \
     diff -u "$ST_TMP/before" "$ST_TMP/after"
 check_eq "no DHCP files are left" "" "$(ls "$STATE/dhcp" 2>/dev/null)"
+"$NETAPPLY" --state-dir "$STATE" --teardown >/dev/null 2>&1
+check_match "another agent's tables are left alone, also by a teardown" \
+    "comment \"stratus host 0f0f0f0f-.*chain keep" "$(nft list table inet "$OTHER" | tr '\n' ' ')"
 
 sanitizer_clean
 done_testing

@@ -10,7 +10,7 @@
 # (stx-ext); nothing here touches the host's own interfaces, routes or
 # firewall tables other than the stratus tables the agent owns.
 . "$(dirname "$0")/lib.sh"
-plan 46
+plan 47
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
 EXTNS=stx-ext-$$
@@ -45,6 +45,10 @@ ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^tap' | sort 
 start_libvirt || { not_ok "libvirtd"; done_testing; }
 if start_agent_with "[network]
 physical_interface_mappings = physnet1:$UPLINK"; then ok "the agent runs with physnet1 on the uplink"; else not_ok "agent"; fi
+# The agent's host nft tables are named and marked by its host record's id
+# (the hypervisor id): another cloud's agent on this machine has its own.
+HOST_ID=$(os "${NOVA[@]}" hypervisor list -f value -c ID | head -n 1)
+NFT_TABLE=stratus-${HOST_ID:0:8}
 check "upload the test guest" upload_guest
 
 # The user-data of a guest: report pings to TARGETS, forever, as markers.
@@ -161,10 +165,12 @@ ip netns del "qdhcp-$net1"
 back=1
 for _ in $(seq 30); do ip netns list | grep -q "qdhcp-$net1" && { back=0; break; }; sleep 1; done
 check_eq "a DHCP namespace deleted by hand comes back" 0 "$back"
-nft delete table inet stratus
+check_match "the agent's nft table carries its host id" "comment \"stratus host $HOST_ID: " \
+    "$(nft list table inet "$NFT_TABLE" 2>&1 | head -n 3)"
+nft delete table inet "$NFT_TABLE"
 back=1
-for _ in $(seq 30); do nft list table inet stratus >/dev/null 2>&1 && { back=0; break; }; sleep 1; done
-check_eq "the stratus nft table deleted by hand comes back" 0 "$back"
+for _ in $(seq 30); do nft list table inet "$NFT_TABLE" >/dev/null 2>&1 && { back=0; break; }; sleep 1; done
+check_eq "the agent's nft table deleted by hand comes back" 0 "$back"
 check "and the floating IP answers again" pingable
 
 # Deleting everything leaves nothing behind.
@@ -185,7 +191,7 @@ left() {
         ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^(brq|vxlan-|tap|qr-|qg-|ns-)'
         ip netns list | awk '{print $1}' | grep -E '^(qdhcp|qrouter)-'
         pgrep -f "dnsmasq.*$ST_DATA"
-        nft list tables 2>/dev/null | grep stratus
+        nft list tables 2>/dev/null | grep -F "$NFT_TABLE"
     } | sort | comm -13 "$ST_TMP/before-left" - | tr '\n' ' '
 }
 for _ in $(seq 40); do [ -z "$(left)" ] && break; sleep 1; done

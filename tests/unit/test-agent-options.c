@@ -237,6 +237,34 @@ static void t07_help_config_matches(void **state)
     st_buf_release(&out);
 }
 
+/* /dev/kvm as a machine without udev has it (0600 root:root), as udev
+ * sets it (0660 root:kvm) and the other cases of the kernel's rule. */
+static void t08_dev_rw_for(void **state)
+{
+    (void) state;
+    const uid_t qemu = 64055;
+    const gid_t kvm = 107, own = 64055, other = 5;
+    const gid_t groups[] = {kvm, own};
+    struct stat sb = {.st_mode = S_IFCHR | 0600, .st_uid = 0, .st_gid = 0};
+
+    assert_false(agent_dev_rw_for(&sb, qemu, own, groups, 2));
+    assert_true(agent_dev_rw_for(&sb, 0, 0, NULL, 0)); /* root */
+    sb.st_gid = kvm;
+    sb.st_mode = S_IFCHR | 0660;
+    assert_true(agent_dev_rw_for(&sb, qemu, own, groups, 2));  /* supplementary group */
+    assert_true(agent_dev_rw_for(&sb, qemu, kvm, NULL, 0));    /* primary group */
+    assert_false(agent_dev_rw_for(&sb, qemu, own, groups, 0)); /* not in kvm */
+    sb.st_mode = S_IFCHR | 0640;
+    assert_false(agent_dev_rw_for(&sb, qemu, own, groups, 2)); /* read only */
+    sb.st_gid = other;
+    sb.st_mode = S_IFCHR | 0666;
+    assert_true(agent_dev_rw_for(&sb, qemu, own, groups, 2)); /* others' bits */
+    /* The owner's bits decide for the owner, even when others may. */
+    sb.st_uid = qemu;
+    sb.st_mode = S_IFCHR | 0066;
+    assert_false(agent_dev_rw_for(&sb, qemu, own, groups, 2));
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
@@ -247,6 +275,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t05_virt_type, setup, teardown),
         cmocka_unit_test(t06_sample_file_is_current),
         cmocka_unit_test(t07_help_config_matches),
+        cmocka_unit_test(t08_dev_rw_for),
     };
     static const struct tu_known_bug known_bugs[] = {};
     return TU_RUN("agent-options", tests, known_bugs);

@@ -783,7 +783,7 @@ static void t13_catalog_and_versions(void **state)
 }
 
 /*
- * KNOWN BUG: src/identity/identity.c idn_grant() checks the target with
+ * KNOWN BUG: src/identity/assignment.c idn_grant() checks the target with
  * check_ref(), which reports a missing project as BAD_REQUEST (it is meant
  * for references inside a request body).  For PUT
  * /v3/projects/{p}/users/{u}/roles/{r} the project is in the path, and

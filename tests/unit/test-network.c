@@ -14,6 +14,7 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "compute/host.h"
+#include "store/revision.h"
 #include "network/ipam.h"
 #include "network/network.h"
 #include "network/neutron.h"
@@ -976,7 +977,7 @@ static void t14_desired(void **state)
                           "\"name\": \"pre\", \"allowed_address_pairs\": [{\"ip_address\":"
                           " \"10.0.0.128/25\"}]");
     name(names, pre, "id", "PRE");
-    struct net_nic_request nics[] = {
+    struct compute_nic_request nics[] = {
         {sval(net, "id"), NULL, "10.0.0.10"},
         {NULL, sval(pre, "id"), NULL},
     };
@@ -1095,9 +1096,9 @@ static void t15_placement_on_report(void **state)
                              "cpu_info");
     json_decref(host_register(f->c, "late", info, &err));
     json_decref(info);
-    rev1 = host_revision(f->c, "late", &err);
+    rev1 = revision_get(f->c, "late", &err);
     assert_int_equal(net_host_report(f->c, "late", empty, &err), 0);
-    rev2 = host_revision(f->c, "late", &err);
+    rev2 = revision_get(f->c, "late", &err);
     assert_true(rev2 > rev1);
     d = net_host_desired(f->c, "late", &err);
     assert_int_equal(json_array_size(json_object_get(d, "networks")), 1);

@@ -167,8 +167,8 @@ static void t07_bcrypt_accepted(void **state)
 /*
  * KNOWN BUG: src/identity/password.c password_hash() accepts passwords up
  * to 4096 characters (and so do the API's jget_str limits in
- * src/identity/identity.c and src/api/identity.c), but libxcrypt refuses
- * phrases of CRYPT_MAX_PASSPHRASE_SIZE (512) bytes or more with ERANGE,
+ * src/identity/{identity,resource}.c and src/api/identity.c), but libxcrypt
+ * refuses phrases of CRYPT_MAX_PASSPHRASE_SIZE (512) bytes or more with ERANGE,
  * which comes back as ST_ERR_INTERNAL: a user creating an account or
  * changing a password with a 600-character password gets a 500.  Fix:
  * either limit passwords to CRYPT_MAX_PASSPHRASE_SIZE - 1 with a

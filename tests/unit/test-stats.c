@@ -8,8 +8,10 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "compute/host.h"
+#include "compute/ports.h"
 #include "compute/server.h"
 #include "compute/stats.h"
+#include "network/network.h"
 #include "store/store.h"
 #include "common/banned.h"
 
@@ -59,6 +61,8 @@ static int setup(void **state)
     struct fx *f = calloc(1, sizeof(*f));
     struct st_err err = ST_ERR_INIT;
     char db[4200];
+    /* Reports go through the network too, as in stratusd. */
+    compute_ports_register(&net_compute_ports);
     f->dir = tu_mkdtemp();
     snprintf(db, sizeof(db), "%s/stratus.db", f->dir);
     f->st = store_open(db, 2, &err);
