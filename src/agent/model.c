@@ -1232,6 +1232,7 @@ struct model_desired *model_desired_parse(json_t *doc, struct st_err *err)
     size_t i;
 
     if (!json_is_object(doc) || copy_str(doc, "host", true, d->host, sizeof(d->host), err) < 0 ||
+        copy_id(doc, "host_id", false, d->host_id, err) < 0 ||
         get_int(doc, "revision", true, 0, INT64_MAX, &d->revision, err) < 0)
         goto fail;
     servers = json_object_get(doc, "servers");

@@ -1,10 +1,12 @@
 /* net-apply - drives the agent's network driver (src/agent/net.c) once,
  * for tests/integration/t007-agent-net.sh and for measuring it.
  *
- *   net-apply [--state-dir DIR] [--mappings PHYSNET:IFACE,...] [--local-ip IP]
- *             [--passes N] [--stats] DESIRED.json...
- *   net-apply [--state-dir DIR] --teardown
+ *   net-apply [--state-dir DIR] [--host-id UUID] [--mappings PHYSNET:IFACE,...]
+ *             [--local-ip IP] [--passes N] [--stats] DESIRED.json...
+ *   net-apply [--state-dir DIR] --host-id UUID --teardown
  *
+ * The driver works for host --host-id (the owner of what it makes), by
+ * default for the "host_id" of each desired state.
  * Reads each desired state (docs/agent-protocol.md) in turn and runs
  * net_reconcile() N times (default 1) on it, all in one process, as the
  * agent would across revisions; prints the report of the last pass as
@@ -24,9 +26,9 @@
 
 static void usage(void)
 {
-    fputs("usage: net-apply [--state-dir DIR] [--mappings PHYSNET:IFACE,...] [--local-ip IP]\n"
-          "                 [--passes N] [--stats] DESIRED.json...\n"
-          "       net-apply [--state-dir DIR] --teardown\n",
+    fputs("usage: net-apply [--state-dir DIR] [--host-id UUID] [--mappings PHYSNET:IFACE,...]\n"
+          "                 [--local-ip IP] [--passes N] [--stats] DESIRED.json...\n"
+          "       net-apply [--state-dir DIR] --host-id UUID --teardown\n",
           stderr);
 }
 
@@ -36,7 +38,7 @@ int main(int argc, char **argv)
         {"state-dir", required_argument, NULL, 's'}, {"mappings", required_argument, NULL, 'm'},
         {"local-ip", required_argument, NULL, 'l'},  {"passes", required_argument, NULL, 'n'},
         {"stats", no_argument, NULL, 'S'},           {"teardown", no_argument, NULL, 't'},
-        {NULL, 0, NULL, 0},
+        {"host-id", required_argument, NULL, 'H'},   {NULL, 0, NULL, 0},
     };
     struct net_opts opts = {.state_dir = "/var/lib/stratus/network"};
     struct st_err err = ST_ERR_INIT;
@@ -71,12 +73,15 @@ int main(int argc, char **argv)
         case 't':
             teardown = true;
             break;
+        case 'H':
+            opts.host_id = optarg;
+            break;
         default:
             usage();
             return 2;
         }
     }
-    if ((teardown && optind != argc) || (!teardown && optind >= argc)) {
+    if ((teardown && (optind != argc || !opts.host_id)) || (!teardown && optind >= argc)) {
         usage();
         return 2;
     }
@@ -104,6 +109,11 @@ int main(int argc, char **argv)
             rc = 2;
             goto out;
         }
+        if (!opts.host_id && net_set_host_id(ns, d->host_id, &err) < 0) {
+            fprintf(stderr, "net-apply: %s: no --host-id and %s\n", argv[f], err.msg);
+            rc = 2;
+            goto out;
+        }
         for (uint32_t i = 0; i < passes; i++) {
             const struct net_stats *s;
             json_decref(report);
@@ -123,9 +133,10 @@ int main(int argc, char **argv)
             if (stats)
                 fprintf(stderr,
                         "net-apply: %s: pass %u: %.3f ms total, %.3f ms nft (%d batches "
-                        "applied), %d links created, %d leftovers removed\n",
+                        "applied), %d links created, %d leftovers removed, %d unmarked left "
+                        "alone\n",
                         argv[f], i + 1, (double) s->total_ns / 1e6, (double) s->nft_ns / 1e6,
-                        s->nft_applied, s->links_created, s->removed);
+                        s->nft_applied, s->links_created, s->removed, s->unmarked);
         }
     }
     st_json_dump(report, &out);

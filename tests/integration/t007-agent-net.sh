@@ -19,6 +19,10 @@
 # peers; a DHCP tap, a router namespace and an nft chain deleted by hand
 # come back at the next pass; a pass with nothing to do changes nothing;
 # an empty desired state leaves no bridge, namespace, dnsmasq or nft rule.
+# Ownership: a bridge, tap and namespace marked by another host, and an
+# unmarked bridge, are never touched; a desired network whose bridge is
+# another host's is ERROR; an unmarked bridge a desired network names is
+# adopted.
 #
 # Isolation: the whole test runs in a network and mount namespace of its
 # own (unshare), with a private tmpfs on /run/netns, so the host's
@@ -51,7 +55,7 @@ for prog in ip nft dnsmasq "$BUSYBOX" "$NETAPPLY" jq; do
     fi
 done
 
-plan 59
+plan 64
 
 mkdir -p /run/netns
 mount -t tmpfs stratus-t007 /run/netns
@@ -59,7 +63,7 @@ chmod 0755 "$ST_TMP"
 
 teardown() {
     local f pid
-    "$NETAPPLY" --state-dir "$STATE" --teardown >/dev/null 2>&1
+    "$NETAPPLY" --state-dir "$STATE" --host-id "$HOSTID" --teardown >/dev/null 2>&1
     # dnsmasq daemonises: stop any of ours the teardown could not.
     for f in "$STATE"/dhcp/*/pid; do
         [ -e "$f" ] || continue
@@ -96,6 +100,10 @@ S1=71000000-0000-4000-8000-000000000001
 S2=72000000-0000-4000-8000-000000000002
 SX=7e000000-0000-4000-8000-00000000000e
 FIP=203.0.113.50
+HOSTID=a0070000-0000-4000-8000-0000000000a7  # the host the driver works for
+OTHER=b0070000-0000-4000-8000-0000000000b7   # another host on this machine
+NF=f0000000-0000-4000-8000-0000000000f0      # a network whose bridge is OTHER's
+NA=f1000000-0000-4000-8000-0000000000f1      # a network whose bridge is unmarked
 
 br() { echo "brq${1:0:11}"; }
 tap() { echo "tap${1:0:11}"; }
@@ -215,8 +223,8 @@ STATS=$ST_TMP/stats
 # process; the last report in $REPORT, figures in $STATS.
 reconcile() {
     [ $# -gt 0 ] || set -- "$DESIRED"
-    "$NETAPPLY" --state-dir "$STATE" --mappings "$MAPPINGS" --local-ip 192.0.2.10 --stats \
-        "$@" >"$REPORT" 2>"$STATS"
+    "$NETAPPLY" --state-dir "$STATE" --host-id "$HOSTID" --mappings "$MAPPINGS" \
+        --local-ip 192.0.2.10 --stats "$@" >"$REPORT" 2>"$STATS"
 }
 
 # status KIND ID: the status of a network, port or router in the report.
@@ -299,11 +307,33 @@ if ip link add link stphys0 name stprobe.9 type vlan id 9 2>/dev/null; then
     ip link del stprobe.9
 fi
 
+# Another host's objects, as another agent on this machine makes them,
+# and an unmarked bridge (an agent's from before the marks).
+ip link add "$(br $NF)" type bridge
+ip link set "$(br $NF)" alias "stratus host $OTHER"
+ip link add "tap${OTHER:0:11}" type veth peer name "ns-${OTHER:0:11}"
+ip link set "tap${OTHER:0:11}" alias "stratus host $OTHER"
+ip netns add "qdhcp-$NF"
+ip -n "qdhcp-$NF" link set lo alias "stratus host $OTHER"
+ip link add brq00000000-0l type bridge
+ip link set brq00000000-0l alias stratus
+aliases() { # the aliases of another host's and the unmarked objects
+    echo "$(ip -o link show "$(br $NF)" | grep -o 'alias .*')" \
+        "$(ip -o link show "tap${OTHER:0:11}" | grep -o 'alias .*')" \
+        "$(ip -n "qdhcp-$NF" -o link show lo | grep -o 'alias .*')" \
+        "$(ip -o link show brq00000000-0l | grep -o 'alias .*')"
+}
+OTHERS="alias stratus host $OTHER alias stratus host $OTHER alias stratus host $OTHER alias stratus"
+
 listing >"$ST_TMP/before"
 
 # ---- networks, ports, DHCP ----
 desired
 check "first pass succeeds" reconcile
+check_eq "another host's bridge, tap and namespace, and an unmarked bridge, are left alone" \
+    "$OTHERS" "$(aliases)"
+check_match "the unmarked bridge is counted as left alone" "pass 1: .*, 1 unmarked left alone" \
+    "$(cat "$STATS")"
 check_eq "network 1 is ACTIVE" ACTIVE "$(status networks $N1)"
 check_eq "network 2 is ACTIVE" ACTIVE "$(status networks $N2)"
 check_eq "external flat network is ACTIVE" ACTIVE "$(status networks $NX)"
@@ -425,6 +455,24 @@ check "pass with a 1,000-rule group succeeds" reconcile "$ST_TMP/before-big.json
 diag "figure: a pass adding a 1,000-rule group: $(sed -n '2s/.*pass 1: //p' "$STATS")"
 check_eq "the 1,000 rules are in the kernel" 1002 \
     "$(nft list chain inet stratus "sg-$G1-ingress" | grep -c 'accept comment')"
+
+# ---- a bridge of another host's, an unmarked one ----
+ip link add "$(br $NA)" type bridge
+cat >"$ST_TMP/conflict.json" <<EOF
+{"host": "t007", "host_id": "$HOSTID", "revision": 100,
+ "networks": [
+   {"id": "$NF", "network_type": "local", "mtu": 1450, "external": false, "vxlan_peers": [], "dhcp": null},
+   {"id": "$NA", "network_type": "local", "mtu": 1450, "external": false, "vxlan_peers": [], "dhcp": null}],
+ "ports": [], "security_groups": [], "routers": []}
+EOF
+reconcile "$ST_TMP/conflict.json"
+check_match "a network whose bridge is another host's is ERROR" "^ERROR .*not this host's" \
+    "$(status networks $NF) $(error_of networks $NF)"
+check_eq "... and that bridge is untouched" "alias stratus host $OTHER" \
+    "$(ip -o link show "$(br $NF)" | grep -o 'alias .*')"
+check_eq "an unmarked bridge a desired network names is adopted" \
+    "ACTIVE alias stratus host $HOSTID" \
+    "$(status networks $NA) $(ip -o link show "$(br $NA)" | grep -o 'alias .*')"
 
 # ---- nothing desired, nothing left ----
 desired empty
