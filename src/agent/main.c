@@ -17,6 +17,7 @@
  * image download, a long qemu-img), repeats the last report with the
  * servers being built marked "building", so the host does not look down.
  */
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -357,15 +359,21 @@ static int do_register(struct agent *a, int64_t *revision, struct st_err *err)
         jget_int(reply, "report_interval", false, 1, 3600, &interval, err) < 0 ||
         jget_str(reply, "host_id", true, MODEL_ID_MAX - 1, &id, err) < 0)
         goto out;
-    /* The owner mark of everything this agent makes (ARCHITECTURE §9). */
-    if (strcmp(a->host_id, id)) {
+    /* The owner mark of everything this agent makes (ARCHITECTURE §9),
+     * lower case as the desired state's (model.c). */
+    if (strcasecmp(a->host_id, id)) {
+        char lower[MODEL_ID_MAX];
+        size_t i;
+        for (i = 0; id[i]; i++)
+            lower[i] = (char) tolower((unsigned char) id[i]);
+        lower[i] = '\0';
         if (a->host_id[0])
             log_warnx(MOD,
                       "host '%s' has a new id %s (was %s): what the old id marked is left alone",
-                      a->host, id, a->host_id);
-        if (reconcile_set_host_id(a->rec, id, err) < 0)
+                      a->host, lower, a->host_id);
+        if (reconcile_set_host_id(a->rec, lower, err) < 0)
             goto out;
-        memcpy(a->host_id, id, strlen(id) + 1);
+        memcpy(a->host_id, lower, i + 1);
     }
     if (interval > 0)
         a->report_interval = (int) interval;
@@ -428,7 +436,7 @@ static int run(struct agent *a, bool once)
             struct model_desired *d = model_desired_parse(doc, &err);
             json_decref(doc);
             doc = NULL;
-            if (d && d->host_id[0] && strcmp(d->host_id, a->host_id)) {
+            if (d && d->host_id[0] && strcasecmp(d->host_id, a->host_id)) {
                 /* Acting on another host's state would mark its objects
                  * ours: register again to learn who we are. */
                 st_err_set(&err, ST_ERR_CONFLICT,

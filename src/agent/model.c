@@ -1235,6 +1235,7 @@ struct model_desired *model_desired_parse(json_t *doc, struct st_err *err)
         copy_id(doc, "host_id", false, d->host_id, err) < 0 ||
         get_int(doc, "revision", true, 0, INT64_MAX, &d->revision, err) < 0)
         goto fail;
+    lower(d->host_id);
     servers = json_object_get(doc, "servers");
     tasks = json_object_get(doc, "tasks");
     if ((servers && !json_is_array(servers)) || (tasks && !json_is_array(tasks))) {

@@ -318,8 +318,8 @@ struct model_router {
 
 struct model_desired {
     char host[MODEL_NAME_MAX];
-    char host_id[MODEL_ID_MAX]; /* the host's UUID in its controller, "" if the
-                                   document has none */
+    char host_id[MODEL_ID_MAX];   /* the host record's UUID (lower case); "" when
+                                     the controller sent none */
     int64_t revision;
     struct model_server *servers;
     size_t nservers;

@@ -258,15 +258,15 @@ json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err)
 {
     struct store_stmt *s;
     json_t *servers = NULL, *tasks = NULL;
+    char *host_id = NULL;
     int64_t rev;
-    char id[37];
     int rc;
 
     /* One read transaction: the revision and the state it stands for. */
     if (store_begin_read(c, err) < 0)
         return NULL;
     rev = revision_get(c, name, err);
-    if (rev < 0 || host_id_of(c, name, id, err) < 0)
+    if (rev < 0)
         goto fail;
     s = store_query(c, err,
                     "SELECT s.id, s.name, s.hostname, s.project_id, s.user_id,"
@@ -307,14 +307,27 @@ json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err)
     store_done(s);
     if (rc < 0)
         goto fail;
+    /* The host record's id: the agent marks what it creates with it
+     * (ARCHITECTURE §9, ownership). */
+    s = store_query(c, err, "SELECT id FROM hosts WHERE name = ?", STORE_ARGS(P(name)));
+    if (!s)
+        goto fail;
+    rc = store_next(s, err);
+    host_id = rc > 0 && store_text(s, 0) ? st_xstrdup(store_text(s, 0)) : NULL;
+    store_done(s);
+    if (rc < 0)
+        goto fail;
     {
         json_t *net = compute_ports_host_desired(c, name, err);
         json_t *doc;
         if (!net)
             goto fail;
         store_rollback(c);
-        doc = json_pack("{s:s, s:s, s:I, s:o, s:o}", "host", name, "host_id", id, "revision",
-                        (json_int_t) rev, "servers", servers, "tasks", tasks);
+        doc = json_pack("{s:s, s:I, s:o, s:o}", "host", name, "revision", (json_int_t) rev,
+                        "servers", servers, "tasks", tasks);
+        if (host_id)
+            json_object_set_new(doc, "host_id", json_string(host_id));
+        free(host_id);
         json_object_update(doc, net);
         json_decref(net);
         return doc;
@@ -323,6 +336,7 @@ fail:
     store_rollback(c);
     json_decref(servers);
     json_decref(tasks);
+    free(host_id);
     return NULL;
 }
 
