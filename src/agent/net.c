@@ -341,6 +341,20 @@ static int claim_link(struct pass *p, struct nl_sock *s, const struct nl_link *l
     return -1;
 }
 
+/* claim_link() for the tap of a port of this host's servers.  libvirt makes
+ * it, a tun device, unmarked: the driver marks it, so that another agent
+ * leaves it alone, but never removes it (remove_leftovers() takes only
+ * bridges, VXLAN devices, VLAN devices and veths).  Anything else under a
+ * port's tap name (a veth standing in for a guest, as in the tests) is used
+ * but not marked, so that it is never taken for one of the driver's veths. */
+static int claim_port_tap(struct pass *p, const struct nl_link *tap, struct st_err *err)
+{
+    if (strcmp(tap->kind_name, "tun") &&
+        net_owner_of(tap->alias, p->ns->alias) == NET_OWNER_UNMARKED)
+        return 0;
+    return claim_link(p, p->host, tap, err);
+}
+
 /* The owner of the namespace 's' is in: the alias of its loopback (a
  * namespace has no attribute of its own, and this one lives and dies with
  * it).  'alias' gets it ("" when none). */
@@ -870,8 +884,7 @@ static json_t *port_status(struct pass *p, const struct model_port *port)
     rc = nl_link_get(p->host, port->tap, &tap, &e);
     if (rc <= 0)
         goto out; /* no tap yet: the server is not running here */
-    /* libvirt made it (unmarked): ours, since our server's port names it. */
-    if (claim_link(p, p->host, &tap, &e) < 0)
+    if (claim_port_tap(p, &tap, &e) < 0)
         goto out;
     if (nl_link_get(p->host, p->d->networks[idx].bridge, &br, &e) <= 0)
         goto out;

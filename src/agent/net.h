@@ -40,7 +40,8 @@
  * a host prefix would break the names the protocol fixes; the loopback's
  * alias lives and dies with the namespace and is read with the netlink
  * socket the driver opens there anyway.  The taps libvirt makes for the
- * servers' ports get the mark when the driver first sees them.  dnsmasq
+ * servers' ports get the mark when the driver first sees them (and stay
+ * libvirt's to remove).  dnsmasq
  * needs none: its pidfile and configuration are under the agent's own
  * STATE_DIR, and a dnsmasq counts as ours only when its command line names
  * that configuration.  Before the driver changes or deletes something that
