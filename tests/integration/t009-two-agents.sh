@@ -87,7 +87,7 @@ mark() { echo "alias stratus host ${HID[$1]}"; }
 # The stratus metadata of a domain's persistent definition.
 owner_of_domain() {
     virsh -q -c qemu:///system dumpxml --inactive "instance-$1" 2>/dev/null |
-        grep -o '<stratus:host uuid="[^"]*"' | cut -d'"' -f2
+        grep -o '<stratus:host [^>]*' | grep -o ' uuid="[^"]*"' | cut -d'"' -f2
 }
 dnsmasq_of() { cat "${DATA[$1]}/network/dhcp/${NET[$1]}/pid" 2>/dev/null; }
 # The nft tables whose listing names host id $1.
@@ -117,6 +117,12 @@ others() {
 # removes its networks (dnsmasq included) while their files are still here.
 cleanup_t009() {
     local c
+    if [ "$ST_FAILED" -ne 0 ]; then
+        for c in a b; do
+            cp "$ST_TMP/$c/agent.log" "${TMPDIR:-/tmp}/t009-agent-$c.log" 2>/dev/null &&
+                echo "# agent ${c^^}'s log kept in ${TMPDIR:-/tmp}/t009-agent-$c.log"
+        done
+    fi
     for c in a b; do
         [ -n "${APID[$c]:-}" ] && kill -TERM "${APID[$c]}" 2>/dev/null && st_reap "${APID[$c]}"
     done
@@ -130,6 +136,7 @@ trap cleanup_t009 EXIT
 
 # ---- two clouds, two agents, one machine ----
 others >"$ST_TMP/others-before"
+diag "other agents on this machine: $(pgrep -a stratus-agent | cut -c1-120 | tr '\n' ';')"
 chmod 0755 "$ST_TMP" # QEMU runs as libvirt-qemu and must reach the disks
 if start_cloud a && start_cloud b; then ok "two stratusd start"; else not_ok "two stratusd start"; fi
 check "libvirtd runs" start_libvirt
