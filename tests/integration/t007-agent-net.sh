@@ -16,8 +16,8 @@
 # ingress stops ping, adding the rule lets it through, removing it stops it
 # again; a VM spoofing its IP or MAC gets nothing through; a VLAN network
 # says it is skipped where 802.1Q is missing; VXLAN FDB entries follow the
-# peers; a DHCP tap, a router namespace and an nft chain deleted by hand
-# come back at the next pass; a pass with nothing to do changes nothing;
+# peers; a DHCP tap, a DHCP and a router namespace and an nft chain
+# deleted by hand come back at the next pass; a pass with nothing to do changes nothing;
 # an empty desired state leaves no bridge, namespace, dnsmasq or nft rule.
 # Ownership: a bridge, tap and namespace marked by another host, and an
 # unmarked bridge, are never touched; a desired network whose bridge is
@@ -55,7 +55,7 @@ for prog in ip nft dnsmasq "$BUSYBOX" "$NETAPPLY" jq; do
     fi
 done
 
-plan 64
+plan 65
 
 mkdir -p /run/netns
 mount -t tmpfs stratus-t007 /run/netns
@@ -427,9 +427,12 @@ check "without its ingress chain, vm1's ping to vm3 passes (the deletion matters
     ping_ok vm1 10.20.0.10
 ip link del "$(tap $D1)"
 ip netns del "qrouter-$R1"
+ip netns del "qdhcp-$N2" # its dnsmasq lives on in the namespace that was
 check "pass after deletions by hand succeeds" reconcile
 check "the DHCP tap is back" ip link show "$(tap $D1)"
 check_match "vm1 gets a lease again" "ip=10.10.0.10 " "$(dhcp vm1)"
+check_match "a DHCP namespace deleted by hand serves again (dnsmasq restarted in it)" \
+    "ip=10.20.0.10 " "$(dhcp vm3)"
 check "the router namespace is back and routes vm3 out" ping_ok vm3 203.0.113.1
 check "the ingress chain is back and stops vm1's ping to vm3" ping_fails vm1 10.20.0.10
 
