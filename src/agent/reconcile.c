@@ -110,11 +110,23 @@ struct unmarked {
     bool seen;
 };
 
+/* A network or router the network driver says is in ERROR, logged when its
+ * message changes (the report carries it, but only the log tells an
+ * operator of this host). */
+struct net_fault {
+    const char *kind; /* "network", "router" */
+    char id[MODEL_ID_MAX];
+    char msg[ST_ERR_MSG_MAX];
+    bool seen;
+};
+
 struct reconciler {
     struct reconcile_opts opts;
     char host_id[MODEL_ID_MAX]; /* the owner of what we make, "" until set */
     struct unmarked *unmarked;
     size_t nunmarked;
+    struct net_fault *net_faults;
+    size_t nnet_faults;
     struct virt *virt;
     struct reconcile_io io;
     struct srv **srvs;
@@ -183,6 +195,7 @@ void reconcile_free(struct reconciler *r)
     free(r->in_use);
     free(r->jobs);
     free(r->unmarked);
+    free(r->net_faults);
     free(r);
 }
 
@@ -1530,6 +1543,57 @@ static void cleanup_cache(struct reconciler *r)
 
 /* ------------------------------------------------------------ the pass */
 
+/* Logs the networks and routers of 'netrep' (net_reconcile()'s part of the
+ * report) that went into ERROR or changed their message, and those that
+ * recovered. */
+static void log_net_faults(struct reconciler *r, json_t *netrep)
+{
+    static const struct {
+        const char *member, *kind;
+    } lists[] = {{"networks", "network"}, {"routers", "router"}};
+    size_t w = 0;
+    for (size_t i = 0; i < r->nnet_faults; i++)
+        r->net_faults[i].seen = false;
+    for (size_t l = 0; l < ST_ARRAY_SIZE(lists); l++) {
+        json_t *e;
+        size_t i;
+        json_array_foreach(json_object_get(netrep, lists[l].member), i, e)
+        {
+            const char *id = json_string_value(json_object_get(e, "id"));
+            const char *msg = json_string_value(json_object_get(e, "error"));
+            struct net_fault *f = NULL;
+            if (!id || strlen(id) >= MODEL_ID_MAX ||
+                !st_streq(json_string_value(json_object_get(e, "status")), "ERROR"))
+                continue;
+            msg = msg ? msg : "(no message)";
+            for (size_t k = 0; k < r->nnet_faults && !f; k++)
+                if (r->net_faults[k].kind == lists[l].kind && !strcmp(r->net_faults[k].id, id))
+                    f = &r->net_faults[k];
+            if (!f) {
+                r->net_faults =
+                    st_xrealloc(r->net_faults, (r->nnet_faults + 1) * sizeof(*r->net_faults));
+                f = &r->net_faults[r->nnet_faults++];
+                memset(f, 0, sizeof(*f));
+                f->kind = lists[l].kind;
+                memcpy(f->id, id, strlen(id) + 1);
+            }
+            f->seen = true;
+            if (strcmp(f->msg, msg)) {
+                log_errorx(MOD, "%s '%s': %s", f->kind, id, msg);
+                ST_IGNORE(st_snprintf(f->msg, sizeof(f->msg), "%s", msg));
+            }
+        }
+    }
+    for (size_t i = 0; i < r->nnet_faults; i++) {
+        if (r->net_faults[i].seen)
+            r->net_faults[w++] = r->net_faults[i];
+        else
+            log_info(MOD, "%s '%s': no longer in error", r->net_faults[i].kind,
+                     r->net_faults[i].id);
+    }
+    r->nnet_faults = w;
+}
+
 json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64_t *next_ns)
 {
     struct st_err err = ST_ERR_INIT;
@@ -1548,6 +1612,7 @@ json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64
             st_err_clear(&err);
             next = st_mono_ns() + BACKOFF_MIN_S * NS_PER_S;
         }
+        log_net_faults(r, netrep);
         nwhat = net_unmarked_new(r->opts.net, &what);
         for (size_t i = 0; i < nwhat; i++)
             log_warnx(MOD,
