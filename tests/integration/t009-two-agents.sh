@@ -4,9 +4,11 @@
 # "Ownership").  Both hosts carry this machine's name, as every test's agent
 # and the all-in-one one do, so only their ids tell them apart.
 #
-# Clouds A and B each get a network with the same subnet, a port with the
-# same address and a server on it; both boot and get their address by
-# DHCP.  Every bridge, tap, namespace and domain carries its own host's id.
+# Clouds A and B each get a VXLAN network with the same subnet, a port with
+# the same address and a server on it; both boot and get their address by
+# DHCP.  Every bridge, VXLAN device, tap, namespace and domain carries its
+# own host's id.  A network of A's that would need B's VXLAN device (the
+# same VNI) is ERROR and leaves B's device alone.
 # Then A's server and network are deleted (A's agent removes what it no
 # longer wants), A's agent stops, and A's teardown (net_teardown_all, as for
 # decommissioning a host) runs: B's bridge, tap, DHCP namespace, dnsmasq,
@@ -15,14 +17,18 @@
 # other agents on this machine had before the test (an all-in-one cloud's)
 # is still there after it.
 . "$(dirname "$0")/lib.sh"
-plan 44
+plan 48
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
 NETAPPLY=$ST_BUILD/tests/net-apply
 if command -v ping >/dev/null; then PING=(ping); else PING=(busybox ping); fi
 SUBNET=10.91.0.0/24
 ADDR=10.91.0.11 # the same address in both clouds
-declare -A DATA URL SPID APID HID NET SRV
+declare -A DATA URL SPID APID HID NET SRV VNI
+# Two VXLAN devices with one VNI cannot share a machine: the clouds here
+# take VNIs of their own, away from the default range (1001:2000) that an
+# all-in-one cloud on this machine uses.
+declare -A VNIS=([a]=3101:3200 [b]=3201:3300)
 
 # ---- helpers ----
 # start_cloud C: a bootstrapped stratusd with its data under $ST_TMP/C.
@@ -34,8 +40,10 @@ start_cloud() {
     URL[$c]=http://127.0.0.1:$port
     "$ST_BUILD/stratus-manage" --data-dir "${DATA[$c]}" bootstrap --password admin-secret \
         --public-url "${URL[$c]}" >"$ST_TMP/$c/bootstrap.log" 2>&1 || return 1
+    printf '[network]\nvni_ranges = %s\n' "${VNIS[$c]}" >"$ST_TMP/$c/stratusd.conf"
     "$ST_BUILD/stratusd" --data-dir "${DATA[$c]}" --listen "127.0.0.1:$port" \
-        --log-file "$ST_TMP/$c/stratusd.log" </dev/null >>"$ST_TMP/$c-stratusd.err" 2>&1 &
+        --config "$ST_TMP/$c/stratusd.conf" --log-file "$ST_TMP/$c/stratusd.log" \
+        </dev/null >>"$ST_TMP/$c-stratusd.err" 2>&1 &
     SPID[$c]=$!
     ST_PIDS+=("${SPID[$c]}")
     for _ in $(seq 100); do
@@ -160,6 +168,7 @@ for c in a b; do
     check "cloud ${c^^}: subnet create $SUBNET" os subnet create --network net \
         --subnet-range "$SUBNET" sub
     NET[$c]=$(os network show net -f value -c id)
+    VNI[$c]=$(os network show net -f value -c provider:segmentation_id)
     os port create --network net --fixed-ip subnet=sub,ip-address=$ADDR p >/dev/null
 done
 cloud b
@@ -177,11 +186,16 @@ for c in a b; do
     log=$(wait_console vm 'stratus-guest: ready')
     check_match "cloud ${c^^}: the guest is ACTIVE, boots and gets $ADDR by DHCP" \
         "ip=$ADDR/24" "$log"
+    grep -q "ip=$ADDR/24" <<<"$log" ||
+        diag "cloud ${c^^}: network $(os network show net -f value -c status)," \
+            "server $(os server show vm -f value -c status)"
 done
 
 # ---- every object carries its host's id ----
 check_eq "A's and B's bridges carry their own host's id" "$(mark a) $(mark b)" \
     "$(alias_of "$(br a)") $(alias_of "$(br b)")"
+check_eq "A's and B's VXLAN devices (VNIs ${VNI[a]:-?}, ${VNI[b]:-?}) carry their own host's id" \
+    "$(mark a) $(mark b)" "$(alias_of "vxlan-${VNI[a]:-}") $(alias_of "vxlan-${VNI[b]:-}")"
 cloud b
 TAP_B=tap$(os port show p -f value -c id | cut -c1-11)
 check_eq "B's tap (made by libvirt) carries B's id" "$(mark b)" "$(alias_of "$TAP_B")"
@@ -198,6 +212,23 @@ else
     skip "no nft table names a host id (src/agent/nft.c names them per host)"
 fi
 
+# ---- a network of A's that needs B's VXLAN device ----
+cloud a
+os network create --provider-network-type vxlan --provider-segment "${VNI[b]:-0}" clash \
+    >/dev/null 2>&1
+os subnet create --network clash --subnet-range 10.92.0.0/24 clashsub >/dev/null 2>&1
+st=
+for _ in $(seq 30); do
+    st=$(os network show clash -f value -c status 2>/dev/null)
+    [ "$st" = ERROR ] && break
+    sleep 1
+done
+check_eq "cloud A: a network with B's VNI is ERROR on A's host" ERROR "$st"
+check_eq "... and B's VXLAN device is untouched, on B's bridge" "$(mark b) master $(br b)" \
+    "$(alias_of "vxlan-${VNI[b]:-}") $(ip -o link show "vxlan-${VNI[b]:-}" | grep -o 'master [^ ]*')"
+os subnet delete clashsub >/dev/null 2>&1
+os network delete clash >/dev/null 2>&1
+
 # ---- A goes: its agent removes its own, stops, and A's host is torn down ----
 cloud a
 check "cloud A: server delete --wait" os server delete --wait vm
@@ -205,13 +236,14 @@ os port delete p >/dev/null 2>&1
 os network delete net >/dev/null 2>&1
 gone=1
 for _ in $(seq 60); do
-    if ! ip link show "$(br a)" >/dev/null 2>&1 && ! ip netns list | grep -q "qdhcp-${NET[a]}"; then
+    if ! ip link show "$(br a)" >/dev/null 2>&1 && ! ip link show "vxlan-${VNI[a]}" >/dev/null 2>&1 &&
+        ! ip netns list | grep -q "qdhcp-${NET[a]}"; then
         gone=0
         break
     fi
     sleep 0.5
 done
-check_eq "agent A removed its bridge and DHCP namespace" 0 "$gone"
+check_eq "agent A removed its bridge, VXLAN device and DHCP namespace" 0 "$gone"
 rc=0
 kill -TERM "${APID[a]}"
 wait "${APID[a]}" || rc=$?
@@ -221,6 +253,7 @@ check "A's teardown (every object of A's host) succeeds" \
 
 # ---- B is intact ----
 check_eq "B's bridge is intact" "$(mark b)" "$(alias_of "$(br b)")"
+check_eq "B's VXLAN device is intact" "$(mark b)" "$(alias_of "vxlan-${VNI[b]}")"
 check_match "B's tap is intact, on B's bridge" "master $(br b) " "$(ip -o link show "$TAP_B" 2>&1)"
 check "B's DHCP namespace is intact" ip netns exec "qdhcp-${NET[b]}" true
 check_eq "B's dnsmasq still runs, the same process" "dnsmasq ${DNSMASQ_B:-none}" \
@@ -242,14 +275,14 @@ os port delete p >/dev/null 2>&1
 os network delete net >/dev/null 2>&1
 gone=1
 for _ in $(seq 60); do
-    if ! ip link show "$(br b)" >/dev/null 2>&1 && ! ip netns list | grep -q "qdhcp-${NET[b]}" &&
-        ! kill -0 "${DNSMASQ_B:-0}" 2>/dev/null; then
+    if ! ip link show "$(br b)" >/dev/null 2>&1 && ! ip link show "vxlan-${VNI[b]}" >/dev/null 2>&1 &&
+        ! ip netns list | grep -q "qdhcp-${NET[b]}" && ! kill -0 "${DNSMASQ_B:-0}" 2>/dev/null; then
         gone=0
         break
     fi
     sleep 0.5
 done
-check_eq "agent B removed its bridge, DHCP namespace and dnsmasq" 0 "$gone"
+check_eq "agent B removed its bridge, VXLAN device, DHCP namespace and dnsmasq" 0 "$gone"
 check_eq "B's domain is gone" "" "$(virsh -q -c qemu:///system list --all --name | grep "${SRV[b]}")"
 
 # ---- and everything another agent had here is still here ----
