@@ -13,13 +13,16 @@
 #    tests/integration/t007-agent-net.sh does, one process per scenario so
 #    that every pass after the first is what a running agent does:
 #      . a reconcile pass that plugs one port (bridge attach by netlink, the
-#        host nft batch, one more DHCP host and a SIGHUP to dnsmasq), and
-#        the time of its nft part; then the same with a 1,000-rule group
-#        present (the whole host ruleset is one batch, re-applied on change);
+#        host nft difference, one more DHCP host and a SIGHUP to dnsmasq),
+#        and the time of its nft part, with 2 ports present and with 1,000
+#        (each with its tap, a veth here, and its DHCP host); the
+#        pass that unplugs it again, apart; then the same with a 1,000-rule
+#        group present;
 #      . the pass that adds a 1,000-rule security group (one nft batch);
-#      . the nft commit floor: the smallest transaction (create an empty
-#        table) through the same apply function, and nft_ctx_new alone
-#        (build/bench/bench-nft);
+#      . the nft part alone with 1,000 ports (build/bench/bench-nft: the
+#        ruleset built and the difference applied, plug and unplug), and the
+#        nft commit floor: the smallest transactions through the same apply
+#        function, and nft_ctx_new alone;
 #      . dnsmasq with 1,000 DHCP hosts: the pass that adds the 1,001st (the
 #        hosts file rewritten, SIGHUP), and dnsmasq's own reload: from a
 #        SIGHUP until it has closed the hosts file it re-reads (inotify).
@@ -99,19 +102,22 @@ kill -TERM "$ST_PID" 2>/dev/null || true
 NET=a1000000-0000-4000-8000-000000000001
 PLUG=b4000000-0000-4000-8000-000000000004
 
-# desired FILE [plug] [big] [hosts=N]: a desired state (docs/agent-protocol.md)
-# with one local network with DHCP on 10.10.0.0/20, ports 1 and 2 (and 4 with
-# "plug") in one group of 3 rules (1,003 with "big"), and N DHCP hosts (the
-# ports' own by default; more are ports of other hosts).
+# desired FILE [plug] [big] [hosts=N] [ports=N]: a desired state
+# (docs/agent-protocol.md) with one local network with DHCP on 10.10.0.0/20,
+# ports 1 and 2 (and 4 with "plug"; and N-2 more with "ports=N") in one group
+# of 3 rules (1,003 with "big"), and N DHCP hosts (the ports' own by
+# default; more are ports of other hosts).
 desired() {
     python3 - "$@" <<'PY'
 import json, sys
 out, opts = sys.argv[1], sys.argv[2:]
 plug, big = "plug" in opts, "big" in opts
-nhosts = 0
+nhosts, nports = 0, 2
 for o in opts:
     if o.startswith("hosts="):
         nhosts = int(o[6:])
+    if o.startswith("ports="):
+        nports = int(o[6:])
 NET, SUB, GRP, DHCP, PLUG = ("a1000000-0000-4000-8000-000000000001",
     "71000000-0000-4000-8000-000000000001", "51000000-0000-4000-8000-000000000001",
     "d1000000-0000-4000-8000-000000000001", "b4000000-0000-4000-8000-000000000004")
@@ -120,9 +126,10 @@ def ip(i):
 def mac(i):
     return "fa:16:3e:%02x:%02x:%02x" % (i >> 16 & 255, i >> 8 & 255, i & 255)
 ports = []
-for k, pid in enumerate(["b1000000-0000-4000-8000-000000000001",
-                         "b2000000-0000-4000-8000-000000000002"] + ([PLUG] if plug else [])):
-    n = 4 if pid == PLUG else k + 1
+ids = ["b1000000-0000-4000-8000-000000000001", "b2000000-0000-4000-8000-000000000002"]
+ids += ["c%07x-0000-4000-8000-000000000000" % i for i in range(nports - 2)]
+for k, pid in enumerate(ids + ([PLUG] if plug else [])):
+    n = 4 if pid == PLUG else k + 1 if k < 2 else k + 3
     ports.append({"id": pid, "network_id": NET, "mac_address": mac(n),
                   "fixed_ips": [{"ip_address": ip(n), "prefixlen": 20, "subnet_id": SUB}],
                   "port_security_enabled": True, "security_groups": [GRP],
@@ -141,7 +148,8 @@ if big:
                "ethertype": "IPv4", "protocol": "tcp", "port_range_min": i,
                "port_range_max": 1000 + i, "remote_ip_prefix": "198.51.100.%d/32" % (i % 250)}
               for i in range(1, 1001)]
-doc = {"host": "bench", "revision": 1, "routers": [],
+doc = {"host": "bench", "host_id": "be7c0000-0000-4000-8000-000000000002", "revision": 1,
+       "routers": [],
        "networks": [{"id": NET, "network_type": "local", "mtu": 1450, "external": False,
                      "vxlan_peers": [],
                      "dhcp": {"port_id": DHCP, "mac_address": "fa:16:3e:00:0d:01",
@@ -169,8 +177,9 @@ for p in b1000000-0000-4000-8000-000000000001 b2000000-0000-4000-8000-0000000000
 done
 
 # apply NAME FILE...: one net-apply process, one pass per FILE; the
-# passes' figures in $W/NAME.stats ("TOTAL NFT BATCHES LINKS" in ms, one a
-# pass).
+# passes' figures in $W/NAME.stats ("TOTAL NFT BATCHES LINKS WHOLE", times
+# in ms, one line a pass; WHOLE: of the batches, those that replaced the
+# tables whole instead of a difference).
 apply() {
     local name=$1
     shift
@@ -179,7 +188,7 @@ apply() {
         grep -v ': pass [0-9]*: [0-9.]* ms total' "$W/$name.err" | head -n 5 >&2
         return 1
     fi
-    sed -n 's/.*pass 1: \([0-9.]*\) ms total, \([0-9.]*\) ms nft (\([0-9]*\) batches applied), \([0-9]*\) links created.*/\1 \2 \3 \4/p' \
+    sed -n 's/.*pass 1: \([0-9.]*\) ms total, \([0-9.]*\) ms nft (\([0-9]*\) batches applied, \([0-9]*\) whole), \([0-9]*\) links created.*/\1 \2 \3 \5 \4/p' \
         "$W/$name.err" >"$W/$name.stats"
 }
 # every K OFFSET FILE: lines OFFSET, OFFSET+K, ... of FILE (1-based).
@@ -211,16 +220,38 @@ files() { # A B: A, then B A B A ... ($passes times B)
 mapfile -t args < <(files "$W/base.json" "$W/plug.json")
 apply plug "${args[@]}"
 every 2 2 "$W/plug.stats" >"$W/plug.only"
-echo "reconcile pass plugging one port (netlink attach, host nft batch, +1 DHCP host and SIGHUP): $(col 1 <"$W/plug.only" | pcts 1) ms, of which nft $(col 2 <"$W/plug.only" | pcts 1) ms and the rest $(rest <"$W/plug.only" | pcts 1) ms ($passes passes, $(col 3 <"$W/plug.only" | sort -u | xargs) batch applied, $(col 4 <"$W/plug.only" | sort -u | xargs) links created; target < 5 ms)"
+# how FILE: the batches applied and how many of them whole, over the passes.
+how() { echo "$(col 3 <"$1" | sort -u | xargs) batch applied, $(col 5 <"$1" | sort -u | xargs) whole"; }
+echo "reconcile pass plugging one port, 2 present (netlink attach, host nft difference, +1 DHCP host and SIGHUP): $(col 1 <"$W/plug.only" | pcts 1) ms, of which nft $(col 2 <"$W/plug.only" | pcts 1) ms and the rest $(rest <"$W/plug.only" | pcts 1) ms ($passes passes, $(how "$W/plug.only"), $(col 4 <"$W/plug.only" | sort -u | xargs) links created; target < 5 ms)"
 every 2 3 "$W/plug.stats" >"$W/unplug.only"
-echo "reconcile pass unplugging it again: $(col 1 <"$W/unplug.only" | pcts 1) ms, of which nft $(col 2 <"$W/unplug.only" | pcts 1) ms"
+echo "reconcile pass unplugging it again, 2 present: $(col 1 <"$W/unplug.only" | pcts 1) ms, of which nft $(col 2 <"$W/unplug.only" | pcts 1) ms ($(how "$W/unplug.only"))"
+
+# The same with 1,000 ports present, each with its tap (a veth, as for
+# ports 1, 2 and 4) and its DHCP host.
+desired "$W/p1000.json" ports=1000
+desired "$W/p1000plug.json" ports=1000 plug
+jq -r '.ports[].id | "link add tap\(.[0:11]) type veth peer name vm\(.[0:11])\nlink set tap\(.[0:11]) up"' \
+    "$W/p1000.json" | grep -v -e b1000000 -e b2000000 | ip -batch -
+mapfile -t args < <(files "$W/p1000.json" "$W/p1000plug.json")
+apply p1000 "${args[@]}"
+every 2 2 "$W/p1000.stats" >"$W/p1000plug.only"
+echo "reconcile pass plugging one port, 1,000 present: $(col 1 <"$W/p1000plug.only" | pcts 1) ms, of which nft $(col 2 <"$W/p1000plug.only" | pcts 1) ms and the rest $(rest <"$W/p1000plug.only" | pcts 1) ms ($passes passes, $(how "$W/p1000plug.only"); target < 5 ms)"
+every 2 3 "$W/p1000.stats" >"$W/p1000unplug.only"
+echo "reconcile pass unplugging it again, 1,000 present: $(col 1 <"$W/p1000unplug.only" | pcts 1) ms, of which nft $(col 2 <"$W/p1000unplug.only" | pcts 1) ms ($(how "$W/p1000unplug.only"))"
+apply p1000idle "$W/p1000.json" "$W/p1000.json" "$W/p1000.json" "$W/p1000.json" "$W/p1000.json"
+tail -n 4 "$W/p1000idle.stats" >"$W/p1000idle.only"
+echo "reconcile pass with nothing to do, 1,000 ports: $(col 1 <"$W/p1000idle.only" | pcts 1) ms (nft $(col 2 <"$W/p1000idle.only" | pcts 1) ms, $(how "$W/p1000idle.only"))"
+apply none1000 "$W/none.json" || true
+jq -r '.ports[].id | "link del tap\(.[0:11])"' "$W/p1000.json" |
+    grep -v -e b1000000 -e b2000000 | ip -batch - 2>/dev/null || true
 apply idle "$W/base.json" "$W/base.json" "$W/base.json" "$W/base.json" "$W/base.json"
 tail -n 4 "$W/idle.stats" >"$W/idle.only"
 echo "reconcile pass with nothing to do: $(col 1 <"$W/idle.only" | pcts 1) ms (nft $(col 2 <"$W/idle.only" | pcts 1) ms, $(col 3 <"$W/idle.only" | sort -u | xargs) batches applied)"
 
-# The nft commit floor, in the same namespace (the host's ruleset here is
-# the base state's).
-"$ST_BUILD/bench/bench-nft" "$passes"
+# The nft part alone with 1,000 ports, and the commit floor, in the same
+# namespace (beside the host ruleset of the base state, whose tables have
+# another host id).
+"$ST_BUILD/bench/bench-nft" "$passes" 1000
 
 # A 1,000-rule group: base, big, base, big, ...
 mapfile -t args < <(files "$W/base.json" "$W/big.json")
@@ -232,7 +263,7 @@ echo "# the host batch with the 1,000-rule group: $(wc -l <"$W/ruleset.big") lin
 mapfile -t args < <(files "$W/big.json" "$W/bigplug.json")
 apply bigplug "${args[@]}"
 every 2 2 "$W/bigplug.stats" >"$W/bigplug.only"
-echo "pass plugging one port with the 1,000-rule group present: $(col 1 <"$W/bigplug.only" | pcts 1) ms, of which nft $(col 2 <"$W/bigplug.only" | pcts 1) ms (the whole host ruleset is one batch)"
+echo "pass plugging one port with the 1,000-rule group present: $(col 1 <"$W/bigplug.only" | pcts 1) ms, of which nft $(col 2 <"$W/bigplug.only" | pcts 1) ms ($(how "$W/bigplug.only"))"
 
 # dnsmasq with 1,000 hosts: h1000, h1001, h1000, ...  (h1001 also plugs
 # port 4, whose host entry is the 1,001st.)

@@ -48,11 +48,10 @@ struct note {
     bool seen;
 };
 
-/* The last batch applied in a namespace ("" is the host). */
+/* What the agent applied in a namespace ("" is the host). */
 struct applied {
     char key[MODEL_NETNS_MAX];
-    char *text;
-    uint32_t genid;
+    struct nft_state *nft;
     bool seen;
 };
 
@@ -66,9 +65,9 @@ struct net_state {
     size_t nzones;
     struct applied *applied;
     size_t napplied;
+    char host_id[MODEL_ID_MAX]; /* the host's id: what we make carries it; "" until set */
     bool br_nf_checked;
     struct net_stats stats;
-    char host_id[MODEL_ID_MAX]; /* the owner of what we make, "" until set */
     char alias[NET_OWNER_ALIAS_MAX]; /* OWNER_PREFIX + host_id */
     struct note *notes;
     size_t nnotes;
@@ -235,7 +234,57 @@ static int zones_sync(struct net_state *ns, const struct model_desired *d, uint1
     return changed ? zones_save(ns, err) : 0;
 }
 
-/* ---- nft batches, applied when they or the ruleset changed ---- */
+/* ---- the host's id, kept for a teardown by a later process ---- */
+
+static char *host_id_path(const struct net_state *ns)
+{
+    return st_xasprintf("%s/host_id", ns->state_dir);
+}
+
+/* The id STATE_DIR/host_id remembers into 'out' ("" when none). */
+static void host_id_load(const struct net_state *ns, char out[MODEL_ID_MAX])
+{
+    struct st_buf b = ST_BUF_INIT;
+    char *path = host_id_path(ns);
+    out[0] = '\0';
+    if (st_read_file(path, 256, &b, NULL) == 0) {
+        while (b.len && isspace((unsigned char) b.buf[b.len - 1]))
+            st_buf_truncate(&b, b.len - 1);
+        if (st_is_uuid(b.buf) && b.len < MODEL_ID_MAX)
+            memcpy(out, b.buf, b.len + 1);
+    }
+    st_buf_release(&b);
+    free(path);
+}
+
+/* Remembers 'host_id' in STATE_DIR/host_id when it is not what is there. */
+static int host_id_save(const struct net_state *ns, const char *host_id, struct st_err *err)
+{
+    char have[MODEL_ID_MAX], *path, *text;
+    int rc;
+    host_id_load(ns, have);
+    if (!strcmp(have, host_id))
+        return 0;
+    path = host_id_path(ns);
+    text = st_xasprintf("%s\n", host_id);
+    rc = st_mkdir_p(ns->state_dir, 0755, err);
+    if (rc == 0)
+        rc = st_write_file(path, text, strlen(text), 0644, err);
+    free(text);
+    free(path);
+    return rc;
+}
+
+/* Takes the host id of 'd' when it has one (net-apply; the agent set the
+ * same at registration). */
+static int host_id_sync(struct net_state *ns, const struct model_desired *d, struct st_err *err)
+{
+    if (!d->host_id[0] || !strcmp(ns->host_id, d->host_id))
+        return 0;
+    return net_set_host_id(ns, d->host_id, err);
+}
+
+/* ---- nft rulesets, applied as differences ---- */
 
 static struct applied *applied_get(struct net_state *ns, const char *key)
 {
@@ -245,6 +294,8 @@ static struct applied *applied_get(struct net_state *ns, const char *key)
     ns->applied = st_xrealloc(ns->applied, (ns->napplied + 1) * sizeof(*ns->applied));
     memset(&ns->applied[ns->napplied], 0, sizeof(*ns->applied));
     memcpy(ns->applied[ns->napplied].key, key, strlen(key) + 1);
+    /* The host's namespace lives as long as the agent: keep its sockets. */
+    ns->applied[ns->napplied].nft = nft_state_new(key[0] == '\0');
     return &ns->applied[ns->napplied++];
 }
 
@@ -253,7 +304,7 @@ static void applied_forget(struct net_state *ns, bool only_unseen)
     size_t w = 0;
     for (size_t i = 0; i < ns->napplied; i++) {
         if (!only_unseen || !ns->applied[i].seen) {
-            free(ns->applied[i].text);
+            nft_state_free(ns->applied[i].nft);
             continue;
         }
         ns->applied[i].seen = false;
@@ -262,30 +313,23 @@ static void applied_forget(struct net_state *ns, bool only_unseen)
     ns->napplied = w;
 }
 
-/* Applies 'text' in 'netns' (NULL: host) unless the same text was applied
- * last and the ruleset generation has not moved since. */
-static int nft_sync(struct pass *p, const char *netns, const char *text, struct st_err *err)
+/* Brings 'netns' (NULL: host) to ruleset 'rs' (taken; NULL: building it
+ * failed with 'err' set), by a difference against what was applied there
+ * last when nothing else changed the ruleset since, whole otherwise (see
+ * nft_state_apply).  't0': when building 'rs' began. */
+static int nft_sync(struct pass *p, const char *netns, struct nft_ruleset *rs, int64_t t0,
+                    struct st_err *err)
 {
     struct applied *a = applied_get(p->ns, netns ? netns : "");
-    uint32_t gen = 0;
-    int64_t t0 = st_mono_ns();
+    enum nft_applied how = NFT_APPLIED_NONE;
     int rc = -1;
-    bool have_gen;
     a->seen = true;
-    have_gen = nl_nft_genid(netns, &gen, NULL) == 0;
-    if (a->text && have_gen && gen == a->genid && !strcmp(a->text, text)) {
-        rc = 0;
-        goto out;
-    }
-    free(a->text);
-    a->text = NULL;
-    if (nft_apply(netns, text, err) < 0)
-        goto out;
-    p->ns->stats.nft_applied++;
-    if (nl_nft_genid(netns, &a->genid, NULL) == 0)
-        a->text = st_xstrdup(text);
-    rc = 0;
-out:
+    if (rs)
+        rc = nft_state_apply(a->nft, netns, rs, &how, err);
+    if (how != NFT_APPLIED_NONE)
+        p->ns->stats.nft_applied++;
+    if (how == NFT_APPLIED_WHOLE)
+        p->ns->stats.nft_whole++;
     p->ns->stats.nft_ns += st_mono_ns() - t0;
     return rc;
 }
@@ -978,8 +1022,8 @@ static int ensure_router(struct pass *p, const struct model_router *r, struct st
     const char **keep = st_xcalloc(r->ninterfaces + 1, sizeof(*keep));
     struct want_addr *fips = st_xcalloc(r->nfloating_ips + 1, sizeof(*fips));
     struct want_route *routes = st_xcalloc(r->nroutes + 1, sizeof(*routes));
-    struct st_buf batch = ST_BUF_INIT;
     struct nl_sock *s = NULL;
+    int64_t t0;
     size_t nkeep = 0, nroutes = 0;
     int rc = -1;
 
@@ -1023,13 +1067,12 @@ static int ensure_router(struct pass *p, const struct model_router *r, struct st
         goto out;
     nl_close(s);
     s = NULL;
-    nft_render_router(r, &batch);
-    if (nft_sync(p, r->netns, batch.buf, err) < 0)
+    t0 = st_mono_ns();
+    if (nft_sync(p, r->netns, nft_router_ruleset(p->ns->host_id, r, err), t0, err) < 0)
         goto out;
     rc = 0;
 out:
     nl_close(s);
-    st_buf_release(&batch);
     free(keep);
     free(fips);
     free(routes);
@@ -1213,7 +1256,7 @@ static int need_owner(const struct net_state *ns, struct st_err *err)
 int net_set_host_id(struct net_state *ns, const char *host_id, struct st_err *err)
 {
     char alias[NET_OWNER_ALIAS_MAX];
-    if (net_owner_alias(host_id, alias, err) < 0)
+    if (net_owner_alias(host_id, alias, err) < 0 || host_id_save(ns, host_id, err) < 0)
         return -1;
     memcpy(ns->host_id, host_id, strlen(host_id) + 1);
     memcpy(ns->alias, alias, sizeof(alias));
@@ -1249,15 +1292,14 @@ int net_reconcile(struct net_state *ns, const struct model_desired *d, json_t *r
     struct pass p = {.ns = ns, .d = d};
     json_t *nets = json_array(), *ports = json_array(), *routers = json_array();
     uint16_t *zones = st_xcalloc(d->nnetworks + 1, sizeof(*zones));
-    struct st_buf batch = ST_BUF_INIT;
     struct st_err e = ST_ERR_INIT;
-    int64_t t0 = st_mono_ns();
+    int64_t start = st_mono_ns(), t0;
     size_t nnotes;
     int rc = -1;
 
     memset(&ns->stats, 0, sizeof(ns->stats));
     p.net_ok = st_xcalloc(d->nnetworks + 1, sizeof(*p.net_ok));
-    if (need_owner(ns, err) < 0)
+    if (host_id_sync(ns, d, err) < 0 || need_owner(ns, err) < 0)
         goto out;
     check_br_netfilter(ns);
     p.host = nl_open(NULL, err);
@@ -1282,8 +1324,8 @@ int net_reconcile(struct net_state *ns, const struct model_desired *d, json_t *r
     }
 
     /* The host's rules last: every bridge they name exists by now. */
-    nft_render_host(d, zones, &batch);
-    rc = nft_sync(&p, NULL, batch.buf, err);
+    t0 = st_mono_ns();
+    rc = nft_sync(&p, NULL, nft_host_ruleset(ns->host_id, d, zones, err), t0, err);
     st_err_clear(&e);
     nnotes = ns->nnotes;
     if (remove_leftovers(&p, d, &e) < 0 && rc == 0) {
@@ -1299,10 +1341,9 @@ out:
     json_object_set_new(report, "ports", ports);
     json_object_set_new(report, "routers", routers);
     nl_close(p.host);
-    st_buf_release(&batch);
     free(zones);
     free(p.net_ok);
-    ns->stats.total_ns = st_mono_ns() - t0;
+    ns->stats.total_ns = st_mono_ns() - start;
     return rc;
 }
 
@@ -1342,7 +1383,6 @@ const struct net_stats *net_last_stats(const struct net_state *ns)
 int net_teardown_all(struct net_state *ns, struct st_err *err)
 {
     struct pass p = {.ns = ns};
-    struct st_buf batch = ST_BUF_INIT;
     char *zp;
     size_t first;
     int rc;
@@ -1355,10 +1395,9 @@ int net_teardown_all(struct net_state *ns, struct st_err *err)
     rc = remove_leftovers(&p, NULL, err);
     notes_settle(ns, first);
     nl_close(p.host);
-    nft_render_host_teardown(&batch);
-    if (nft_apply(NULL, batch.buf, rc == 0 ? err : NULL) < 0)
+    /* Only the tables of this host (none if it never learnt its id). */
+    if (ns->host_id[0] && nft_host_teardown(ns->host_id, NULL, rc == 0 ? err : NULL) < 0)
         rc = -1;
-    st_buf_release(&batch);
     applied_forget(ns, false);
     free(ns->zones);
     ns->zones = NULL;
@@ -1366,6 +1405,11 @@ int net_teardown_all(struct net_state *ns, struct st_err *err)
     zp = zones_path(ns);
     (void) unlink(zp);
     free(zp);
+    zp = host_id_path(ns);
+    (void) unlink(zp);
+    free(zp);
+    ns->host_id[0] = '\0';
+    ns->alias[0] = '\0';
     zp = st_xasprintf("%s/dhcp", ns->state_dir);
     (void) rmdir(zp);
     free(zp);
@@ -1392,9 +1436,15 @@ struct net_state *net_new(const struct net_opts *opts, struct st_err *err)
     }
     if (parse_mappings(ns, opts->physical_interface_mappings, err) < 0)
         goto fail;
-    if (opts->host_id && net_set_host_id(ns, opts->host_id, err) < 0)
-        goto fail;
     zones_load(ns);
+    {
+        /* The owner given, else the one a former process remembered. */
+        char kept[MODEL_ID_MAX];
+        host_id_load(ns, kept);
+        if (opts->host_id ? net_set_host_id(ns, opts->host_id, err) < 0
+                          : kept[0] && net_set_host_id(ns, kept, err) < 0)
+            goto fail;
+    }
     return ns;
 fail:
     net_free(ns);

@@ -11,13 +11,16 @@
  * namespace, dnsmasq or nft chain removed by hand comes back at the next
  * pass, and whatever the agent finds of its own that is no longer desired
  * (bridges brq*, vxlan-* devices, namespaces qdhcp-* and qrouter-*, their
- * veths and dnsmasq, the ports' nft chains) is removed.  What it keeps in
- * memory only saves work: the text of the last nft batch applied per
- * namespace with the nftables generation after it (a pass re-applies a
- * batch when its text or the generation changed, so a rule deleted by
- * hand is noticed), and nothing else.  Conntrack zones are numbered per
+ * veths and dnsmasq, the ports' nft set elements) is removed.  What it
+ * keeps in memory only saves work: per namespace, the nft ruleset it
+ * applied last with the nftables generation after it (a pass applies only
+ * the difference to the new ruleset while the generation has not moved,
+ * and replaces its tables whole when it has, so a rule deleted by hand is
+ * noticed; see nft.h), and nothing else.  Conntrack zones are numbered per
  * network and kept in STATE_DIR/zones.json, so that a restart does not
- * renumber them (which would drop established connections).
+ * renumber them (which would drop established connections); the host id
+ * of the desired state, which the nft tables carry, in STATE_DIR/host_id,
+ * so that a teardown by another process removes this host's tables only.
  *
  * Per pass, in order: networks (uplink, then bridge, then DHCP namespace,
  * veth and dnsmasq), ports (a tap that exists is enslaved to its bridge),
@@ -86,6 +89,7 @@ struct net_stats {
     int64_t total_ns;       /* the whole pass */
     int64_t nft_ns;         /* rendering and applying nft batches */
     int nft_applied;        /* batches applied (not skipped as unchanged) */
+    int nft_whole;          /* of which tables replaced whole (not a difference) */
     int links_created;      /* links created */
     int removed;            /* leftovers removed */
     int unmarked;           /* unmarked leftovers left alone */
@@ -150,7 +154,8 @@ size_t net_unmarked_new(const struct net_state *ns, const char *const **what);
 /* Removes everything of this host's the driver made, desired or not:
  * namespaces qdhcp-* and qrouter-* (with their dnsmasq and veths), bridges
  * brq*, vxlan-* devices and VLAN uplinks carrying its mark, the host nft
- * tables, the DHCP files; another host's objects and unmarked ones stay.
+ * tables of this host's id (also remembered in STATE_DIR/host_id), the DHCP
+ * files; another host's objects and unmarked ones stay.
  * For tests and for decommissioning a host. */
 int net_teardown_all(struct net_state *ns, struct st_err *err)
     __attribute__((warn_unused_result));

@@ -1089,34 +1089,44 @@ static int genid_cb(const struct nlmsghdr *nlh, void *data)
     return MNL_CB_OK;
 }
 
-int nl_nft_genid(const char *netns, uint32_t *genid, struct st_err *err)
+struct nl_sock *nl_open_nft(const char *netns, struct st_err *err)
 {
-    struct nl_sock *s = open_proto(netns, NETLINK_NETFILTER, err);
+    return open_proto(netns, NETLINK_NETFILTER, err);
+}
+
+int nl_nft_genid_sock(struct nl_sock *s, uint32_t *genid, struct st_err *err)
+{
     char buf[NL_BUF_SIZE], extack[256];
     struct nlmsghdr *nlh;
     struct nfgenmsg *nfg;
     struct genid_reply g = {0, false};
-    int kerr, rc = -1;
-    if (!s)
-        return -1;
+    int kerr;
     nlh = put_header(buf, sizeof(buf), (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN,
                      NLM_F_REQUEST, 0);
     nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
     nfg->nfgen_family = AF_UNSPEC;
     nfg->version = NFNETLINK_V0;
     if (transact(s, nlh, genid_cb, &g, &kerr, extack, sizeof(extack), err) < 0)
-        goto out;
+        return -1;
     if (kerr) {
         kernel_error(err, kerr, extack, "cannot read the nftables generation%s", "");
-        goto out;
+        return -1;
     }
     if (!g.found) {
         st_err_set(err, ST_ERR_INTERNAL, "no nftables generation in the kernel's reply");
-        goto out;
+        return -1;
     }
     *genid = g.id;
-    rc = 0;
-out:
+    return 0;
+}
+
+int nl_nft_genid(const char *netns, uint32_t *genid, struct st_err *err)
+{
+    struct nl_sock *s = nl_open_nft(netns, err);
+    int rc;
+    if (!s)
+        return -1;
+    rc = nl_nft_genid_sock(s, genid, err);
     nl_close(s);
     return rc;
 }

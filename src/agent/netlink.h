@@ -228,6 +228,15 @@ void nl_dump_done(struct nl_dump *d);
 int nl_nft_genid(const char *netns, uint32_t *genid, struct st_err *err)
     __attribute__((warn_unused_result));
 
+/* The same on a NETLINK_NETFILTER socket of namespace 'netns' opened once
+ * with nl_open_nft() (nl_close() it): for a caller that must not close one
+ * after each nft commit, since the release of any nfnetlink socket waits
+ * until the kernel has retired what the last commit removed (an RCU grace
+ * period, ~10-15 ms). */
+struct nl_sock *nl_open_nft(const char *netns, struct st_err *err);
+int nl_nft_genid_sock(struct nl_sock *s, uint32_t *genid, struct st_err *err)
+    __attribute__((warn_unused_result));
+
 /* Parses "aa:bb:cc:dd:ee:ff" into 6 bytes; -1 when malformed. */
 int nl_parse_mac(const char *s, unsigned char out[6]);
 

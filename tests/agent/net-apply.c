@@ -3,10 +3,11 @@
  *
  *   net-apply [--state-dir DIR] [--host-id UUID] [--mappings PHYSNET:IFACE,...]
  *             [--local-ip IP] [--passes N] [--stats] DESIRED.json...
- *   net-apply [--state-dir DIR] --host-id UUID --teardown
+ *   net-apply [--state-dir DIR] [--host-id UUID] --teardown
  *
- * The driver works for host --host-id (the owner of what it makes), by
- * default for the "host_id" of each desired state.
+ * The driver works for host --host-id (the owner of what it makes), else
+ * for the "host_id" of each desired state, else for the one the state
+ * directory remembers (STATE_DIR/host_id).
  * Reads each desired state (docs/agent-protocol.md) in turn and runs
  * net_reconcile() N times (default 1) on it, all in one process, as the
  * agent would across revisions; prints the report of the last pass as
@@ -28,7 +29,7 @@ static void usage(void)
 {
     fputs("usage: net-apply [--state-dir DIR] [--host-id UUID] [--mappings PHYSNET:IFACE,...]\n"
           "                 [--local-ip IP] [--passes N] [--stats] DESIRED.json...\n"
-          "       net-apply [--state-dir DIR] --host-id UUID --teardown\n",
+          "       net-apply [--state-dir DIR] [--host-id UUID] --teardown\n",
           stderr);
 }
 
@@ -81,7 +82,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if ((teardown && (optind != argc || !opts.host_id)) || (!teardown && optind >= argc)) {
+    if ((teardown && optind != argc) || (!teardown && optind >= argc)) {
         usage();
         return 2;
     }
@@ -109,11 +110,6 @@ int main(int argc, char **argv)
             rc = 2;
             goto out;
         }
-        if (!opts.host_id && net_set_host_id(ns, d->host_id, &err) < 0) {
-            fprintf(stderr, "net-apply: %s: no --host-id and %s\n", argv[f], err.msg);
-            rc = 2;
-            goto out;
-        }
         for (uint32_t i = 0; i < passes; i++) {
             const struct net_stats *s;
             json_decref(report);
@@ -133,10 +129,10 @@ int main(int argc, char **argv)
             if (stats)
                 fprintf(stderr,
                         "net-apply: %s: pass %u: %.3f ms total, %.3f ms nft (%d batches "
-                        "applied), %d links created, %d leftovers removed, %d unmarked left "
-                        "alone\n",
+                        "applied, %d whole), %d links created, %d leftovers removed, %d "
+                        "unmarked left alone\n",
                         argv[f], i + 1, (double) s->total_ns / 1e6, (double) s->nft_ns / 1e6,
-                        s->nft_applied, s->links_created, s->removed, s->unmarked);
+                        s->nft_applied, s->nft_whole, s->links_created, s->removed, s->unmarked);
         }
     }
     st_json_dump(report, &out);

@@ -55,7 +55,7 @@ for prog in ip nft dnsmasq "$BUSYBOX" "$NETAPPLY" jq; do
     fi
 done
 
-plan 65
+plan 67
 
 mkdir -p /run/netns
 mount -t tmpfs stratus-t007 /run/netns
@@ -63,7 +63,7 @@ chmod 0755 "$ST_TMP"
 
 teardown() {
     local f pid
-    "$NETAPPLY" --state-dir "$STATE" --host-id "$HOSTID" --teardown >/dev/null 2>&1
+    "$NETAPPLY" --state-dir "$STATE" --host-id "$HOST_ID" --teardown >/dev/null 2>&1
     # dnsmasq daemonises: stop any of ours the teardown could not.
     for f in "$STATE"/dhcp/*/pid; do
         [ -e "$f" ] || continue
@@ -100,9 +100,11 @@ S1=71000000-0000-4000-8000-000000000001
 S2=72000000-0000-4000-8000-000000000002
 SX=7e000000-0000-4000-8000-00000000000e
 FIP=203.0.113.50
-HOSTID=a0070000-0000-4000-8000-0000000000a7  # the host the driver works for
-OTHER=b0070000-0000-4000-8000-0000000000b7   # another host on this machine
-NF=f0000000-0000-4000-8000-0000000000f0      # a network whose bridge is OTHER's
+HOST_ID=7007aaaa-0000-4000-8000-000000000007  # the host record's id, in the desired state
+TABLE=stratus-${HOST_ID:0:8}                   # the agent's host tables: bridge and inet
+OTHER=stratus-0f0f0f0f                         # another agent's, on the same machine
+OTHER_HOST=b0070000-0000-4000-8000-0000000000b7  # another host on this machine
+NF=f0000000-0000-4000-8000-0000000000f0      # a network whose bridge is OTHER_HOST's
 NA=f1000000-0000-4000-8000-0000000000f1      # a network whose bridge is unmarked
 
 br() { echo "brq${1:0:11}"; }
@@ -126,7 +128,7 @@ desired() {
         esac
     done
     if [ $empty = 1 ]; then
-        echo '{"host": "t007", "revision": 99, "networks": [], "ports": [],
+        echo '{"host": "t007", "host_id": "'$HOST_ID'", "revision": 99, "networks": [], "ports": [],
                "security_groups": [], "routers": []}' >"$DESIRED"
         return
     fi
@@ -165,7 +167,7 @@ desired() {
     fi
     cat >"$DESIRED" <<EOF
 {
-  "host": "t007", "revision": 1,
+  "host": "t007", "host_id": "$HOST_ID", "revision": 1,
   "networks": [
     {"id": "$N1", "network_type": "local", "mtu": 1450, "external": false, "vxlan_peers": [],
      "dhcp": {"port_id": "$D1", "mac_address": "fa:16:3e:00:0d:01",
@@ -223,7 +225,7 @@ STATS=$ST_TMP/stats
 # process; the last report in $REPORT, figures in $STATS.
 reconcile() {
     [ $# -gt 0 ] || set -- "$DESIRED"
-    "$NETAPPLY" --state-dir "$STATE" --host-id "$HOSTID" --mappings "$MAPPINGS" \
+    "$NETAPPLY" --state-dir "$STATE" --host-id "$HOST_ID" --mappings "$MAPPINGS" \
         --local-ip 192.0.2.10 --stats "$@" >"$REPORT" 2>"$STATS"
 }
 
@@ -310,20 +312,27 @@ fi
 # Another host's objects, as another agent on this machine makes them,
 # and an unmarked bridge (an agent's from before the marks).
 ip link add "$(br $NF)" type bridge
-ip link set "$(br $NF)" alias "stratus host $OTHER"
-ip link add "tap${OTHER:0:11}" type veth peer name "ns-${OTHER:0:11}"
-ip link set "tap${OTHER:0:11}" alias "stratus host $OTHER"
+ip link set "$(br $NF)" alias "stratus host $OTHER_HOST"
+ip link add "tap${OTHER_HOST:0:11}" type veth peer name "ns-${OTHER_HOST:0:11}"
+ip link set "tap${OTHER_HOST:0:11}" alias "stratus host $OTHER_HOST"
 ip netns add "qdhcp-$NF"
-ip -n "qdhcp-$NF" link set lo alias "stratus host $OTHER"
+ip -n "qdhcp-$NF" link set lo alias "stratus host $OTHER_HOST"
 ip link add brq00000000-0l type bridge
 ip link set brq00000000-0l alias stratus
 aliases() { # the aliases of another host's and the unmarked objects
     echo "$(ip -o link show "$(br $NF)" | grep -o 'alias .*')" \
-        "$(ip -o link show "tap${OTHER:0:11}" | grep -o 'alias .*')" \
+        "$(ip -o link show "tap${OTHER_HOST:0:11}" | grep -o 'alias .*')" \
         "$(ip -n "qdhcp-$NF" -o link show lo | grep -o 'alias .*')" \
         "$(ip -o link show brq00000000-0l | grep -o 'alias .*')"
 }
-OTHERS="alias stratus host $OTHER alias stratus host $OTHER alias stratus host $OTHER alias stratus"
+OTHERS="alias stratus host $OTHER_HOST alias stratus host $OTHER_HOST alias stratus host $OTHER_HOST alias stratus"
+# Another agent's host tables on this machine (as a second cloud's would
+# be): the driver must neither replace nor remove them.
+nft -f - <<EOF
+add table bridge $OTHER { comment "stratus host 0f0f0f0f-0000-4000-8000-0000000000ff: another agent"; }
+add table inet $OTHER { comment "stratus host 0f0f0f0f-0000-4000-8000-0000000000ff: another agent"; }
+add chain inet $OTHER keep
+EOF
 
 listing >"$ST_TMP/before"
 
@@ -422,7 +431,7 @@ check_match "... and touches no nft batch" "0 batches applied" "$(sed -n 2p "$ST
 diag "figure: a pass with nothing to do: $(sed -n "2s/.*pass 1: //p" "$STATS")"
 
 # ---- deleted by hand, restored by the next pass ----
-nft delete chain inet stratus to_ports
+nft delete chain inet "$TABLE" to_ports
 check "without its ingress chain, vm1's ping to vm3 passes (the deletion matters)" \
     ping_ok vm1 10.20.0.10
 ip link del "$(tap $D1)"
@@ -451,18 +460,20 @@ check_eq "plugging vm4's port makes it ACTIVE" ACTIVE "$(status ports $P4)"
 check_eq "a new DHCP host reloads dnsmasq (SIGHUP), it is not restarted" "$DNSMASQ1" \
     "$(cat "$STATE/dhcp/$N1/pid")"
 check_match "vm4 gets its lease" "ip=10.10.0.12 " "$(dhcp vm4)"
+check_match "plugging one port applies one difference, no whole table" \
+    "\(1 batches applied, 0 whole\)" "$(sed -n 2p "$STATS")"
 diag "figure: a pass plugging one port: $(sed -n '2s/.*pass 1: //p' "$STATS")"
 cp "$DESIRED" "$ST_TMP/before-big.json"
 desired router fip vm4 big
 check "pass with a 1,000-rule group succeeds" reconcile "$ST_TMP/before-big.json" "$DESIRED"
 diag "figure: a pass adding a 1,000-rule group: $(sed -n '2s/.*pass 1: //p' "$STATS")"
 check_eq "the 1,000 rules are in the kernel" 1002 \
-    "$(nft list chain inet stratus "sg-$G1-ingress" | grep -c 'accept comment')"
+    "$(nft list chain inet "$TABLE" "sg-$G1-ingress" | grep -c 'accept comment')"
 
 # ---- a bridge of another host's, an unmarked one ----
 ip link add "$(br $NA)" type bridge
 cat >"$ST_TMP/conflict.json" <<EOF
-{"host": "t007", "host_id": "$HOSTID", "revision": 100,
+{"host": "t007", "host_id": "$HOST_ID", "revision": 100,
  "networks": [
    {"id": "$NF", "network_type": "local", "mtu": 1450, "external": false, "vxlan_peers": [], "dhcp": null},
    {"id": "$NA", "network_type": "local", "mtu": 1450, "external": false, "vxlan_peers": [], "dhcp": null}],
@@ -471,10 +482,10 @@ EOF
 reconcile "$ST_TMP/conflict.json"
 check_match "a network whose bridge is another host's is ERROR" "^ERROR .*not this host's" \
     "$(status networks $NF) $(error_of networks $NF)"
-check_eq "... and that bridge is untouched" "alias stratus host $OTHER" \
+check_eq "... and that bridge is untouched" "alias stratus host $OTHER_HOST" \
     "$(ip -o link show "$(br $NF)" | grep -o 'alias .*')"
 check_eq "an unmarked bridge a desired network names is adopted" \
-    "ACTIVE alias stratus host $HOSTID" \
+    "ACTIVE alias stratus host $HOST_ID" \
     "$(status networks $NA) $(ip -o link show "$(br $NA)" | grep -o 'alias .*')"
 
 # ---- nothing desired, nothing left ----
@@ -484,6 +495,9 @@ listing >"$ST_TMP/after"
 check "no bridge, vxlan, veth, namespace, dnsmasq or nft rule is left" \
     diff -u "$ST_TMP/before" "$ST_TMP/after"
 check_eq "no DHCP files are left" "" "$(ls "$STATE/dhcp" 2>/dev/null)"
+"$NETAPPLY" --state-dir "$STATE" --teardown >/dev/null 2>&1
+check_match "another agent's tables are left alone, also by a teardown" \
+    "comment \"stratus host 0f0f0f0f-.*chain keep" "$(nft list table inet "$OTHER" | tr '\n' ' ')"
 
 sanitizer_clean
 done_testing

@@ -5,14 +5,14 @@
 # security-group rules added and removed with real pings, a spoofing guest
 # blocked, the agent restarted without harm, pieces deleted by hand come
 # back, and nothing is left once everything is deleted, while every bridge,
-# tap and namespace of another agent on this machine (an all-in-one cloud's)
-# stays as it was.
+# tap, namespace and nft table of another agent on this machine (an
+# all-in-one cloud's) stays as it was.
 #
 # The "physical" network is a veth pair into a namespace this test makes
 # (stx-ext); nothing here touches the host's own interfaces, routes or
 # firewall tables other than the stratus tables the agent owns.
 . "$(dirname "$0")/lib.sh"
-plan 46
+plan 47
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
 EXTNS=stx-ext-$$
@@ -59,6 +59,10 @@ objects >"$ST_TMP/before-left"
 start_libvirt || { not_ok "libvirtd"; done_testing; }
 if start_agent_with "[network]
 physical_interface_mappings = physnet1:$UPLINK"; then ok "the agent runs with physnet1 on the uplink"; else not_ok "agent"; fi
+# The agent's host nft tables are named and marked by its host record's id
+# (the hypervisor id): another cloud's agent on this machine has its own.
+HOST_ID=$(os "${NOVA[@]}" hypervisor list -f value -c ID | head -n 1)
+NFT_TABLE=stratus-${HOST_ID:0:8}
 check "upload the test guest" upload_guest
 
 # The user-data of a guest: report pings to TARGETS, forever, as markers.
@@ -175,10 +179,12 @@ ip netns del "qdhcp-$net1"
 back=1
 for _ in $(seq 30); do ip netns list | grep -q "qdhcp-$net1" && { back=0; break; }; sleep 1; done
 check_eq "a DHCP namespace deleted by hand comes back" 0 "$back"
-nft delete table inet stratus
+check_match "the agent's nft table carries its host id" "comment \"stratus host $HOST_ID: " \
+    "$(nft list table inet "$NFT_TABLE" 2>&1 | head -n 3)"
+nft delete table inet "$NFT_TABLE"
 back=1
-for _ in $(seq 30); do nft list table inet stratus >/dev/null 2>&1 && { back=0; break; }; sleep 1; done
-check_eq "the stratus nft table deleted by hand comes back" 0 "$back"
+for _ in $(seq 30); do nft list table inet "$NFT_TABLE" >/dev/null 2>&1 && { back=0; break; }; sleep 1; done
+check_eq "the agent's nft table deleted by hand comes back" 0 "$back"
 check "and the floating IP answers again" pingable
 
 # Deleting everything leaves nothing behind.
@@ -196,13 +202,10 @@ check_eq "every network is deleted" "" "$out"
 left() { objects | comm -13 "$ST_TMP/before-left" - | tr '\n' ' '; }
 for _ in $(seq 40); do [ -z "$(left)" ] && break; sleep 1; done
 check_eq "no bridge, tap, namespace, dnsmasq or nft table is left" "" "$(left)"
-# What another agent had here before the test and is gone now (its nft
-# tables are for src/agent/nft.c to keep apart, and checked in t009).
-gone() {
-    objects | grep -v '^table ' | comm -23 <(grep -v '^table ' "$ST_TMP/before-left") - |
-        tr '\n' ' '
-}
-check_eq "another agent's bridges, taps and namespaces are all still here" "" "$(gone)"
+# What another agent had here before the test and is gone now.
+gone() { objects | comm -23 "$ST_TMP/before-left" - | tr '\n' ' '; }
+check_eq "another agent's bridges, taps, namespaces and nft tables are all still here" "" \
+    "$(gone)"
 
 kill_agent TERM
 stop_stratusd
