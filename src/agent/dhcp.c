@@ -201,6 +201,19 @@ pid_t dhcp_running(const char *state_dir, const char *network_id)
     return pid;
 }
 
+/* True when process 'pid' runs in namespace 'netns' (/run/netns/NAME): a
+ * dnsmasq left in a namespace that was deleted (by hand, or by an agent
+ * that took it for its own) and made again serves nobody. */
+static bool in_netns(pid_t pid, const char *netns)
+{
+    char proc[64], named[128];
+    struct stat a, b;
+    return st_snprintf(proc, sizeof(proc), "/proc/%d/ns/net", (int) pid) >= 0 &&
+           st_snprintf(named, sizeof(named), "%s/%s", NETNS_RUN_DIR, netns) >= 0 &&
+           stat(proc, &a) == 0 && stat(named, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
@@ -280,7 +293,7 @@ int dhcp_ensure(const struct model_network *n, const char *state_dir, const char
         update_file(dir, "conf", &f.conf, &conf_changed, err) < 0)
         goto out;
     pid = read_pid(dir, conf);
-    if (pid && conf_changed) {
+    if (pid && (conf_changed || !in_netns(pid, n->dhcp_ns))) {
         kill_dnsmasq(pid, conf);
         pid = 0;
         act = DHCP_RESTARTED;

@@ -22,7 +22,8 @@
  * namespace and outlives the agent (reparented to init, never a zombie of
  * ours).  A change of conf restarts it; a change of hosts or opts only
  * sends SIGHUP, which makes dnsmasq re-read both.  A dnsmasq that died is
- * started again at the next pass.  The files are world-readable (dnsmasq
+ * started again at the next pass, and so is one left running in a former
+ * namespace of that name (deleted and made again).  The files are world-readable (dnsmasq
  * drops its privileges before re-reading them) and hold no secret.
  */
 #ifndef ST_AGENT_DHCP_H

@@ -345,7 +345,7 @@ static bool creation_time(const char *iso, char out[32])
     return strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm) > 0;
 }
 
-static void write_metadata(struct dw *d, const struct model_server *s)
+static void write_metadata(struct dw *d, const struct model_server *s, const char *host_id)
 {
     char when[32];
     start(d, "metadata");
@@ -396,6 +396,12 @@ static void write_metadata(struct dw *d, const struct model_server *s)
         end(d);
     }
     end(d); /* nova:instance */
+    /* The owner: an agent removes only the domains that name its host. */
+    if (!d->failed)
+        check(d, xmlTextWriterStartElementNS(d->w, BAD_CAST "stratus", BAD_CAST "host",
+                                             BAD_CAST DOMAIN_STRATUS_NS));
+    attr(d, "uuid", host_id);
+    end(d);
     end(d); /* metadata */
 }
 
@@ -642,6 +648,10 @@ int domain_xml_render(const struct model_server *s, const struct domain_paths *p
         st_err_set(err, ST_ERR_INTERNAL, "domain of server '%s': no root disk", s->id);
         return -1;
     }
+    if (!opts->host_id || !st_is_uuid(opts->host_id)) {
+        st_err_set(err, ST_ERR_INTERNAL, "domain of server '%s': no owning host id", s->id);
+        return -1;
+    }
     kvm = !strcmp(opts->virt_type, "kvm");
     bus = model_image_prop(boot_image(s), "hw_disk_bus");
     if (!bus && s->rescue)
@@ -666,7 +676,7 @@ int domain_xml_render(const struct model_server *s, const struct domain_paths *p
     attr(&d, "type", opts->virt_type);
     elem(&d, "name", name.buf);
     elem(&d, "uuid", s->id);
-    write_metadata(&d, s);
+    write_metadata(&d, s, opts->host_id);
     for (int i = 0; i < 2; i++) {
         char kib[24];
         start(&d, i ? "currentMemory" : "memory");

@@ -3,9 +3,11 @@
  * model and the host-side paths, written with libxml2's xmlTextWriter (never
  * by pasting strings), in the shape of Nova's libvirt driver (ARCHITECTURE
  * §4): <metadata> with the instance name, flavor, owner and image in Nova's
- * namespace; SMBIOS sysinfo with the server id as serial and uuid; virtio
- * disks and NICs; a serial console logged to console.log plus a pty; VNC;
- * a memballoon with a stats period; ACPI and APIC; the CPU topology from the
+ * namespace, and the host that owns the domain in stratus's
+ * (<stratus:host uuid="HOST ID"/>, DOMAIN_STRATUS_NS: an agent removes only
+ * the domains that name its host; see virt_list_servers()); SMBIOS
+ * sysinfo with the server id as serial and uuid; virtio disks and NICs; a
+ * serial console logged to console.log plus a pty; VNC; a memballoon with a stats period; ACPI and APIC; the CPU topology from the
  * flavor's extra specs (hw:cpu_sockets/cores/threads) or the image's
  * properties (hw_cpu_sockets/...); direct kernel boot when the image has a
  * kernel (and ramdisk, os_command_line).
@@ -42,7 +44,13 @@ struct domain_opts {
     const char *vnc_listen;  /* address VNC listens on, e.g. "127.0.0.1";
                                 NULL: no graphics, tablet or video */
     int memballoon_period;   /* seconds between balloon stats, 0 = off */
+    const char *host_id;     /* the owning host's id (a UUID), required */
 };
+
+/* The XML namespace of stratus's own <metadata> element.  An identifier
+ * only: the .invalid domain (RFC 2606) never resolves and belongs to no
+ * one whose namespace it could clash with. */
+#define DOMAIN_STRATUS_NS "https://stratus.invalid/xmlns/agent/1"
 
 /* The libvirt domain name of a server: "instance-<uuid>".  'out' gets it. */
 void domain_name(const char *server_id, struct st_buf *out);
@@ -52,7 +60,7 @@ void domain_name(const char *server_id, struct st_buf *out);
  * CPU topology that does not make the vCPU count, an unknown hw_disk_bus,
  * hw_vif_model, hw_video_model or hw_scsi_model), with INTERNAL when the
  * caller's paths or options are wrong (no root disk, virt_type not kvm or
- * qemu, rescued without rescue_disk). */
+ * qemu, no host_id, rescued without rescue_disk). */
 int domain_xml_render(const struct model_server *s, const struct domain_paths *paths,
                       const struct domain_opts *opts, struct st_buf *out, struct st_err *err)
     __attribute__((warn_unused_result));

@@ -29,6 +29,7 @@
  * Each report also carries the figures of the pass (for the diagnostics
  * API, compute/stats.h on the controller) and the host's free disk.
  */
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -257,6 +259,7 @@ struct agent_metrics {
 struct agent {
     struct cfg *cfg;
     char *host, *instances_path, *secret;
+    char host_id[MODEL_ID_MAX]; /* our host's id in the controller, from registration */
     char vtep[64];              /* this host's address for VXLAN, "" if unknown */
     struct net_state *net;
     const char *virt_type;
@@ -675,14 +678,32 @@ static int do_register(struct agent *a, int64_t *revision, struct st_err *err)
 {
     json_t *body = register_body(a, err), *reply = NULL;
     int64_t interval = 0;
+    const char *id = NULL;
     int rc = -1;
     if (!body)
         return -1;
     if (client_register(a->client, body, &reply, err) < 0)
         goto out;
     if (jget_int(reply, "revision", false, 0, INT64_MAX, revision, err) < 0 ||
-        jget_int(reply, "report_interval", false, 1, 3600, &interval, err) < 0)
+        jget_int(reply, "report_interval", false, 1, 3600, &interval, err) < 0 ||
+        jget_str(reply, "host_id", true, MODEL_ID_MAX - 1, &id, err) < 0)
         goto out;
+    /* The owner mark of everything this agent makes (ARCHITECTURE §9),
+     * lower case as the desired state's (model.c). */
+    if (strcasecmp(a->host_id, id)) {
+        char lower[MODEL_ID_MAX];
+        size_t i;
+        for (i = 0; id[i]; i++)
+            lower[i] = (char) tolower((unsigned char) id[i]);
+        lower[i] = '\0';
+        if (a->host_id[0])
+            log_warnx(MOD,
+                      "host '%s' has a new id %s (was %s): what the old id marked is left alone",
+                      a->host, lower, a->host_id);
+        if (reconcile_set_host_id(a->rec, lower, err) < 0)
+            goto out;
+        memcpy(a->host_id, lower, i + 1);
+    }
     if (interval > 0)
         a->report_interval = (int) interval;
     pthread_mutex_lock(&a->hb.lock);
@@ -715,8 +736,9 @@ static int run(struct agent *a, bool once)
                 goto retry;
             registered = true;
             backoff_s = 1;
-            log_info(MOD, "registered host '%s' (%s) with %s, revision %lld", a->host, a->virt_type,
-                     cfg_str(a->cfg, "DEFAULT", "controller"), (long long) reg_rev);
+            log_info(MOD, "registered host '%s' (id %s, %s) with %s, revision %lld", a->host,
+                     a->host_id, a->virt_type, cfg_str(a->cfg, "DEFAULT", "controller"),
+                     (long long) reg_rev);
         }
 
         /* Long-poll: until the revision moves, an event, the next report
@@ -743,6 +765,16 @@ static int run(struct agent *a, bool once)
             struct model_desired *d = model_desired_parse(doc, &err);
             json_decref(doc);
             doc = NULL;
+            if (d && d->host_id[0] && strcasecmp(d->host_id, a->host_id)) {
+                /* Acting on another host's state would mark its objects
+                 * ours: register again to learn who we are. */
+                st_err_set(&err, ST_ERR_CONFLICT,
+                           "the desired state is for host id %s, this agent registered as %s",
+                           d->host_id, a->host_id);
+                model_desired_free(d);
+                registered = false;
+                goto retry;
+            }
             if (!d) {
                 if (log_rl_allow(&rl))
                     log_errorx(MOD, "refusing the desired state: %s", err.msg);
@@ -828,9 +860,9 @@ int main(int argc, char **argv)
     struct sigthread sigt;
     pthread_t sig_thread, hb_thread;
     bool sig_started = false, hb_started = false, curl_inited = false, pid_written = false;
-    char *cred_path = NULL, *lock_path = NULL;
+    char *cred_path = NULL, *lock_path = NULL, *net_dir = NULL, *net_lock_path = NULL;
     enum log_level lvl;
-    int opt, rc = 1, lock_fd = -1;
+    int opt, rc = 1, lock_fd = -1, net_lock_fd = -1;
     bool once = false;
 
     memset(&a, 0, sizeof(a));
@@ -912,6 +944,20 @@ int main(int argc, char **argv)
                    "cannot lock '%s' (is another stratus-agent running?)", lock_path);
         goto fail;
     }
+    /* And one per network state directory: the dnsmasq configurations and
+     * pidfiles there say which dnsmasq is whose, and the conntrack zones
+     * are numbered per agent. */
+    net_dir = st_xasprintf("%s/network", cfg_str(a.cfg, "DEFAULT", "data_dir"));
+    if (st_mkdir_p(net_dir, 0755, &err) < 0)
+        goto fail;
+    net_lock_path = st_xasprintf("%s/.stratus-agent.lock", net_dir);
+    net_lock_fd = open(net_lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (net_lock_fd < 0 || flock(net_lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        st_err_sys(&err, errno, ST_ERR_CONFLICT,
+                   "cannot lock '%s' (does another stratus-agent use this data directory?)",
+                   net_lock_path);
+        goto fail;
+    }
 
     /* Signals are taken by the signal thread only: block them before any
      * thread starts so that every thread inherits the mask. */
@@ -952,7 +998,6 @@ int main(int argc, char **argv)
         /* The VTEP address: configured, or the one that reaches the
          * controller; computed once so networking and registration agree. */
         const char *local_ip = cfg_str(a.cfg, "network", "local_ip");
-        struct st_buf state = ST_BUF_INIT;
         if (local_ip && *local_ip) {
             if (st_snprintf(a.vtep, sizeof(a.vtep), "%s", local_ip) < 0) {
                 st_err_set(&err, ST_ERR_BAD_REQUEST, "[network] local_ip is too long");
@@ -963,15 +1008,13 @@ int main(int argc, char **argv)
             if (client_local_ip(a.client, a.vtep, sizeof(a.vtep), &e) < 0)
                 log_warnx(MOD, "no VTEP address, VXLAN networks will fail: %s", e.msg);
         }
-        st_buf_addf(&state, "%s/network", cfg_str(a.cfg, "DEFAULT", "data_dir"));
         struct net_opts nopts = {
-            .state_dir = state.buf,
+            .state_dir = net_dir,
             .physical_interface_mappings = cfg_str(a.cfg, "network",
                                                    "physical_interface_mappings"),
             .local_ip = a.vtep,
         };
         a.net = net_new(&nopts, &err);
-        st_buf_release(&state);
         if (!a.net)
             goto fail;
     }
@@ -1060,6 +1103,8 @@ out:
         unlink(pidfile);
     if (lock_fd >= 0)
         close(lock_fd);
+    if (net_lock_fd >= 0)
+        close(net_lock_fd);
     if (a.secret) {
         explicit_bzero(a.secret, strlen(a.secret));
         free(a.secret);
@@ -1068,6 +1113,8 @@ out:
     free(a.instances_path);
     free(cred_path);
     free(lock_path);
+    free(net_dir);
+    free(net_lock_path);
     cfg_free(a.cfg);
     pthread_mutex_destroy(&a.hb.lock);
     pthread_cond_destroy(&a.hb.cond);

@@ -23,9 +23,11 @@
 #include "common/util.h"
 #include "common/banned.h"
 
-/* The alias of every link the driver creates, so that cleanup never
- * touches a link it did not make (a VM's tap belongs to libvirt). */
-#define OWN_ALIAS "stratus"
+/* Ownership (net.h).  The alias of every link the driver makes, and of the
+ * loopback of every namespace it makes, is OWNER_PREFIX + the host id.
+ * LEGACY_ALIAS is what agents wrote before ownership: it names no host. */
+#define OWNER_PREFIX "stratus host "
+#define LEGACY_ALIAS "stratus"
 #define MAX_MAPPINGS 64
 #define ZONE_MAX 65535
 
@@ -37,6 +39,13 @@ struct mapping {
 struct zone {
     char net_id[MODEL_ID_MAX];
     uint16_t zone;
+};
+
+/* An unmarked leftover seen by a pass ("link brqX", "namespace qdhcp-Y"),
+ * kept while it is there so that it is reported once. */
+struct note {
+    char what[96];
+    bool seen;
 };
 
 /* What the agent applied in a namespace ("" is the host). */
@@ -56,9 +65,14 @@ struct net_state {
     size_t nzones;
     struct applied *applied;
     size_t napplied;
-    char host_id[MODEL_ID_MAX]; /* the host's id: its nft tables carry it */
+    char host_id[MODEL_ID_MAX]; /* the host's id: what we make carries it; "" until set */
     bool br_nf_checked;
     struct net_stats stats;
+    char alias[NET_OWNER_ALIAS_MAX]; /* OWNER_PREFIX + host_id */
+    struct note *notes;
+    size_t nnotes;
+    const char **fresh; /* what of 'notes' the last pass saw first */
+    size_t nfresh;
 };
 
 /* One pass. */
@@ -227,37 +241,47 @@ static char *host_id_path(const struct net_state *ns)
     return st_xasprintf("%s/host_id", ns->state_dir);
 }
 
-static void host_id_load(struct net_state *ns)
+/* The id STATE_DIR/host_id remembers into 'out' ("" when none). */
+static void host_id_load(const struct net_state *ns, char out[MODEL_ID_MAX])
 {
     struct st_buf b = ST_BUF_INIT;
     char *path = host_id_path(ns);
+    out[0] = '\0';
     if (st_read_file(path, 256, &b, NULL) == 0) {
         while (b.len && isspace((unsigned char) b.buf[b.len - 1]))
             st_buf_truncate(&b, b.len - 1);
-        if (st_is_uuid(b.buf) && b.len < sizeof(ns->host_id))
-            memcpy(ns->host_id, b.buf, b.len + 1);
+        if (st_is_uuid(b.buf) && b.len < MODEL_ID_MAX)
+            memcpy(out, b.buf, b.len + 1);
     }
     st_buf_release(&b);
     free(path);
 }
 
-/* Remembers the host id of 'd' (in STATE_DIR/host_id when it changed). */
-static int host_id_sync(struct net_state *ns, const struct model_desired *d, struct st_err *err)
+/* Remembers 'host_id' in STATE_DIR/host_id when it is not what is there. */
+static int host_id_save(const struct net_state *ns, const char *host_id, struct st_err *err)
 {
-    char *path, *text;
+    char have[MODEL_ID_MAX], *path, *text;
     int rc;
-    if (!d->host_id[0] || !strcmp(ns->host_id, d->host_id))
+    host_id_load(ns, have);
+    if (!strcmp(have, host_id))
         return 0;
     path = host_id_path(ns);
-    text = st_xasprintf("%s\n", d->host_id);
+    text = st_xasprintf("%s\n", host_id);
     rc = st_mkdir_p(ns->state_dir, 0755, err);
     if (rc == 0)
         rc = st_write_file(path, text, strlen(text), 0644, err);
-    if (rc == 0)
-        memcpy(ns->host_id, d->host_id, strlen(d->host_id) + 1);
     free(text);
     free(path);
     return rc;
+}
+
+/* Takes the host id of 'd' when it has one (net-apply; the agent set the
+ * same at registration). */
+static int host_id_sync(struct net_state *ns, const struct model_desired *d, struct st_err *err)
+{
+    if (!d->host_id[0] || !strcmp(ns->host_id, d->host_id))
+        return 0;
+    return net_set_host_id(ns, d->host_id, err);
 }
 
 /* ---- nft rulesets, applied as differences ---- */
@@ -310,6 +334,152 @@ static int nft_sync(struct pass *p, const char *netns, struct nft_ruleset *rs, i
     return rc;
 }
 
+/* ---- ownership ---- */
+
+int net_owner_alias(const char *host_id, char out[NET_OWNER_ALIAS_MAX], struct st_err *err)
+{
+    if (!host_id || !st_is_uuid(host_id) ||
+        st_snprintf(out, NET_OWNER_ALIAS_MAX, OWNER_PREFIX "%s", host_id) < 0) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "invalid host id '%s': want a UUID",
+                   host_id ? host_id : "(none)");
+        return -1;
+    }
+    return 0;
+}
+
+enum net_owner net_owner_of(const char *alias, const char *own_alias)
+{
+    if (own_alias && own_alias[0] && !strcmp(alias, own_alias))
+        return NET_OWNER_MINE;
+    if (!alias[0] || !strcmp(alias, LEGACY_ALIAS))
+        return NET_OWNER_UNMARKED;
+    return NET_OWNER_OTHER;
+}
+
+static int set_alias(struct nl_sock *s, const char *name, const struct net_state *ns,
+                     struct st_err *err)
+{
+    struct nl_link_change c = NL_LINK_CHANGE_INIT;
+    c.alias = ns->alias;
+    return nl_link_set(s, name, &c, err);
+}
+
+/* Before a pass changes link 'l' (in 's') that one of its desired objects
+ * names: ours goes on; an unmarked one (made before ownership marks, or
+ * left half-made by a crash between its creation and its marking) is
+ * adopted, since our own desired state names it; one marked by another
+ * host, or by anything else, is refused and left alone. */
+static int claim_link(struct pass *p, struct nl_sock *s, const struct nl_link *l,
+                      struct st_err *err)
+{
+    switch (net_owner_of(l->alias, p->ns->alias)) {
+    case NET_OWNER_MINE:
+        return 0;
+    case NET_OWNER_UNMARKED:
+        return set_alias(s, l->name, p->ns, err);
+    case NET_OWNER_OTHER:
+        break;
+    }
+    st_err_set(err, ST_ERR_CONFLICT, "'%s' is not this host's (its alias is '%s'): left alone",
+               l->name, l->alias);
+    return -1;
+}
+
+/* claim_link() for the tap of a port of this host's servers.  libvirt makes
+ * it, a tun device, unmarked: the driver marks it, so that another agent
+ * leaves it alone, but never removes it (remove_leftovers() takes only
+ * bridges, VXLAN devices, VLAN devices and veths).  Anything else under a
+ * port's tap name (a veth standing in for a guest, as in the tests) is used
+ * but not marked, so that it is never taken for one of the driver's veths. */
+static int claim_port_tap(struct pass *p, const struct nl_link *tap, struct st_err *err)
+{
+    if (strcmp(tap->kind_name, "tun") &&
+        net_owner_of(tap->alias, p->ns->alias) == NET_OWNER_UNMARKED)
+        return 0;
+    return claim_link(p, p->host, tap, err);
+}
+
+/* The owner of the namespace 's' is in: the alias of its loopback (a
+ * namespace has no attribute of its own, and this one lives and dies with
+ * it).  'alias' gets it ("" when none). */
+static int ns_alias(struct nl_sock *s, char *alias, size_t n, struct st_err *err)
+{
+    struct nl_link lo;
+    int rc = nl_link_get(s, "lo", &lo, err);
+    if (rc < 0)
+        return -1;
+    ST_IGNORE(st_snprintf(alias, n, "%s", rc ? lo.alias : ""));
+    return 0;
+}
+
+/* claim_link() for namespace 'nsname' ('s'), before anything in it
+ * changes: a namespace of ours just made has no mark yet and is marked. */
+static int claim_ns(struct pass *p, struct nl_sock *s, const char *nsname, struct st_err *err)
+{
+    char alias[sizeof(((struct nl_link *) 0)->alias)];
+    struct nl_link_change c = NL_LINK_CHANGE_INIT;
+    if (ns_alias(s, alias, sizeof(alias), err) < 0)
+        return -1;
+    switch (net_owner_of(alias, p->ns->alias)) {
+    case NET_OWNER_MINE:
+        return 0;
+    case NET_OWNER_UNMARKED:
+        c.alias = p->ns->alias;
+        return nl_link_set(s, "lo", &c, err);
+    case NET_OWNER_OTHER:
+        break;
+    }
+    st_err_set(err, ST_ERR_CONFLICT,
+               "namespace '%s' is not this host's (its loopback's alias is '%s'): left alone",
+               nsname, alias);
+    return -1;
+}
+
+/* Records that the pass left the unmarked leftover 'what' alone. */
+static void note_unmarked(struct net_state *ns, const char *kind, const char *name)
+{
+    char what[sizeof(ns->notes[0].what)];
+    if (st_snprintf(what, sizeof(what), "%s '%s'", kind, name) < 0)
+        return;
+    ns->stats.unmarked++;
+    for (size_t i = 0; i < ns->nnotes; i++)
+        if (!strcmp(ns->notes[i].what, what)) {
+            ns->notes[i].seen = true;
+            return;
+        }
+    ns->notes = st_xrealloc(ns->notes, (ns->nnotes + 1) * sizeof(*ns->notes));
+    memcpy(ns->notes[ns->nnotes].what, what, sizeof(what));
+    ns->notes[ns->nnotes].seen = true;
+    ns->nnotes++;
+}
+
+/* Forgets the notes of leftovers that are gone; lists the new ones in
+ * 'fresh' ('first' is the number of notes before the pass). */
+static void notes_settle(struct net_state *ns, size_t first)
+{
+    size_t w = 0;
+    ns->nfresh = 0;
+    free(ns->fresh);
+    ns->fresh = st_xcalloc(ns->nnotes + 1, sizeof(*ns->fresh));
+    for (size_t i = 0; i < ns->nnotes; i++) {
+        bool fresh = i >= first;
+        if (!ns->notes[i].seen)
+            continue;
+        ns->notes[i].seen = false;
+        ns->notes[w] = ns->notes[i];
+        if (fresh)
+            ns->fresh[ns->nfresh++] = ns->notes[w].what;
+        w++;
+    }
+    ns->nnotes = w;
+}
+
+size_t net_unmarked_new(const struct net_state *ns, const char *const **what)
+{
+    *what = ns->fresh;
+    return ns->nfresh;
+}
+
 /* ---- links ---- */
 
 /* Deletes every link of namespace socket 's' but loopback and 'keep'. */
@@ -337,13 +507,6 @@ static int prune_links(struct nl_sock *s, const char *const *keep, size_t nkeep,
     return rc;
 }
 
-static int set_alias(struct nl_sock *s, const char *name, struct st_err *err)
-{
-    struct nl_link_change c = NL_LINK_CHANGE_INIT;
-    c.alias = OWN_ALIAS;
-    return nl_link_set(s, name, &c, err);
-}
-
 /* A veth with 'tap' on the bridge 'bridge_idx' of the host and 'inner'
  * (MAC 'mac', MTU 'mtu' when > 0) in namespace 'nsname' ('nsock').  A half
  * pair, or one whose inner end moved away, is made again. */
@@ -363,9 +526,12 @@ static int ensure_veth(struct pass *p, const char *nsname, struct nl_sock *nsock
                    lt.kind_name[0] ? lt.kind_name : "device");
         return -1;
     }
+    if (ht && claim_link(p, p->host, &lt, err) < 0)
+        return -1;
     if (ht != hi) {
-        /* Half a pair: its other end was deleted or moved.  Start over. */
-        if ((ht && nl_link_del(p->host, tap, err) < 0) ||
+        /* Half a pair: its other end was deleted or moved.  Start over.
+         * (The inner end is in a namespace of ours.) */
+        if ((ht && nl_link_del_owned(p->host, tap, p->ns->alias, err) < 0) ||
             (hi && nl_link_del(nsock, inner, err) < 0))
             return -1;
         ht = hi = 0;
@@ -392,7 +558,7 @@ static int ensure_veth(struct pass *p, const char *nsname, struct nl_sock *nsock
         if (ht < 0)
             return -1;
         p->ns->stats.links_created++;
-        if (set_alias(p->host, tap, err) < 0 || nl_link_get(p->host, tap, &lt, err) < 0 ||
+        if (set_alias(p->host, tap, p->ns, err) < 0 || nl_link_get(p->host, tap, &lt, err) < 0 ||
             nl_link_get(nsock, inner, &li, err) < 0)
             return -1;
     }
@@ -572,7 +738,8 @@ static int ensure_dhcp(struct pass *p, const struct model_network *n, int bridge
     s = nl_open(n->dhcp_ns, err);
     if (!s)
         return -1;
-    if (lo_up(s, err) < 0 || prune_links(s, keep, 1, p->ns, err) < 0 ||
+    if (claim_ns(p, s, n->dhcp_ns, err) < 0 || lo_up(s, err) < 0 ||
+        prune_links(s, keep, 1, p->ns, err) < 0 ||
         ensure_veth(p, n->dhcp_ns, s, dh->tap, dh->ns_if, dh->mac, n->mtu, bridge_idx, err) < 0 ||
         sync_addrs(s, dh->ns_if, want, (size_t) fixed_addrs(dh->ips, dh->nips, want), err) < 0)
         goto out;
@@ -622,7 +789,7 @@ static int ensure_network(struct pass *p, const struct model_network *n, struct 
             return -1;
         }
         rc = nl_link_get(p->host, up_name, &up, err);
-        if (rc < 0)
+        if (rc < 0 || (rc && claim_link(p, p->host, &up, err) < 0))
             return -1;
         if (rc == 0) {
             struct nl_link_spec spec = {.name = up_name, .kind = NL_KIND_VLAN,
@@ -639,7 +806,7 @@ static int ensure_network(struct pass *p, const struct model_network *n, struct 
                 return -1;
             }
             p->ns->stats.links_created++;
-            if (set_alias(p->host, up_name, err) < 0)
+            if (set_alias(p->host, up_name, p->ns, err) < 0)
                 return -1;
         }
     }
@@ -651,10 +818,12 @@ static int ensure_network(struct pass *p, const struct model_network *n, struct 
         st_err_set(err, ST_ERR_CONFLICT, "'%s' exists and is not a bridge", n->bridge);
         return -1;
     }
+    if (rc && claim_link(p, p->host, &br, err) < 0)
+        return -1;
     if (!rc) {
         struct nl_link_spec spec = {.name = n->bridge, .kind = NL_KIND_BRIDGE, .up = true,
                                     .br_nf_call = true, .peer_netns_fd = -1};
-        if (nl_link_add(p->host, &spec, err) < 0 || set_alias(p->host, n->bridge, err) < 0 ||
+        if (nl_link_add(p->host, &spec, err) < 0 || set_alias(p->host, n->bridge, p->ns, err) < 0 ||
             nl_link_get(p->host, n->bridge, &br, err) < 0)
             return -1;
         p->ns->stats.links_created++;
@@ -695,10 +864,10 @@ static int ensure_network(struct pass *p, const struct model_network *n, struct 
         break;
     case MODEL_NET_VXLAN:
         rc = nl_link_get(p->host, up_name, &up, err);
-        if (rc < 0)
+        if (rc < 0 || (rc && claim_link(p, p->host, &up, err) < 0))
             return -1;
         if (rc && (up.kind != NL_KIND_VXLAN || up.vni != (uint32_t) n->segmentation_id)) {
-            if (nl_link_del(p->host, up_name, err) < 0)
+            if (nl_link_del_owned(p->host, up_name, p->ns->alias, err) < 0)
                 return -1;
             rc = 0;
         }
@@ -708,7 +877,8 @@ static int ensure_network(struct pass *p, const struct model_network *n, struct 
                                         .local = p->ns->local_ip, .mtu = n->mtu,
                                         .master = br.ifindex, .up = true,
                                         .peer_netns_fd = -1};
-            if (nl_link_add(p->host, &spec, err) < 0 || set_alias(p->host, up_name, err) < 0 ||
+            if (nl_link_add(p->host, &spec, err) < 0 ||
+                set_alias(p->host, up_name, p->ns, err) < 0 ||
                 nl_link_get(p->host, up_name, &up, err) < 0)
                 return -1;
             p->ns->stats.links_created++;
@@ -758,6 +928,8 @@ static json_t *port_status(struct pass *p, const struct model_port *port)
     rc = nl_link_get(p->host, port->tap, &tap, &e);
     if (rc <= 0)
         goto out; /* no tap yet: the server is not running here */
+    if (claim_port_tap(p, &tap, &e) < 0)
+        goto out;
     if (nl_link_get(p->host, p->d->networks[idx].bridge, &br, &e) <= 0)
         goto out;
     if (attach(p, &tap, br.ifindex, &e) < 0)
@@ -858,7 +1030,7 @@ static int ensure_router(struct pass *p, const struct model_router *r, struct st
     if (netns_add(r->netns, err) < 0)
         goto out;
     s = nl_open(r->netns, err);
-    if (!s || lo_up(s, err) < 0 ||
+    if (!s || claim_ns(p, s, r->netns, err) < 0 || lo_up(s, err) < 0 ||
         netns_sysctl_set(r->netns, "net.ipv4.ip_forward", "1", err) < 0)
         goto out;
     ST_IGNORE(netns_sysctl_set(r->netns, "net.ipv6.conf.all.forwarding", "1", NULL));
@@ -896,7 +1068,7 @@ static int ensure_router(struct pass *p, const struct model_router *r, struct st
     nl_close(s);
     s = NULL;
     t0 = st_mono_ns();
-    if (nft_sync(p, r->netns, nft_router_ruleset(p->d->host_id, r, err), t0, err) < 0)
+    if (nft_sync(p, r->netns, nft_router_ruleset(p->ns->host_id, r, err), t0, err) < 0)
         goto out;
     rc = 0;
 out:
@@ -953,54 +1125,87 @@ static bool desired_link(const struct net_state *ns, const struct model_desired 
     return false;
 }
 
-/* True for the links this driver makes: bridges brq*, vxlan-* devices,
- * and VLAN uplinks and veth taps carrying our alias. */
-static bool own_link(const struct nl_link *l)
+/* True for the links that look like this driver's: bridges brq*, vxlan-*
+ * devices, and VLAN uplinks and veth taps with a stratus alias.  Whose they
+ * are is for net_owner_of() to say. */
+static bool our_kind_of_link(const struct nl_link *l)
 {
     if (l->kind == NL_KIND_BRIDGE && !strncmp(l->name, "brq", 3))
         return true;
     if (l->kind == NL_KIND_VXLAN && !strncmp(l->name, "vxlan-", 6))
         return true;
-    if ((l->kind == NL_KIND_VLAN || l->kind == NL_KIND_VETH) && !strcmp(l->alias, OWN_ALIAS))
+    if ((l->kind == NL_KIND_VLAN || l->kind == NL_KIND_VETH) &&
+        !strncmp(l->alias, LEGACY_ALIAS, strlen(LEGACY_ALIAS)))
         return true;
     return false;
 }
 
-/* Removes what is ours and not in 'd' (NULL: everything ours).  Keeps
- * going after a failure and reports the first. */
-static int remove_leftovers(struct pass *p, const struct model_desired *d, struct st_err *err)
+/* Whose namespace 'name' is (see claim_ns()).  One that cannot be entered
+ * counts as unmarked (a file left by an interrupted creation), or, when it
+ * went meanwhile (its owner removed it), as another's. */
+static enum net_owner ns_owner(struct pass *p, const char *name)
 {
-    char **names = NULL, **ids = NULL;
-    size_t n = 0, nids = 0;
-    struct nl_dump *dump;
-    const struct nl_entry *e;
-    int rc = 0;
+    struct st_err e = ST_ERR_INIT;
+    char alias[sizeof(((struct nl_link *) 0)->alias)] = "";
+    struct nl_sock *s = nl_open(name, &e);
+    if (!s && !netns_exists(name))
+        return NET_OWNER_OTHER;
+    if (!s || ns_alias(s, alias, sizeof(alias), &e) < 0)
+        alias[0] = '\0';
+    nl_close(s);
+    return net_owner_of(alias, p->ns->alias);
+}
 
-    if (netns_list("qdhcp-", &names, &n, err) < 0)
+/* Removes the namespaces named 'prefix'* that are ours and not in 'd'
+ * (NULL: all of ours), with their dnsmasq ('dhcp'). */
+static int remove_namespaces(struct pass *p, const struct model_desired *d, const char *prefix,
+                             bool dhcp, struct st_err *err)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int rc = 0;
+    if (netns_list(prefix, &names, &n, err) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        const char *id = names[i] + strlen("qdhcp-");
-        if (d && desired_dhcp_ns(d, names[i]))
+        const char *id = names[i] + strlen(prefix);
+        if (d && (dhcp ? desired_dhcp_ns(d, names[i]) : desired_router_ns(d, names[i])))
             continue;
-        if ((st_is_uuid(id) && dhcp_stop(p->ns->state_dir, id, err) < 0) ||
+        switch (ns_owner(p, names[i])) {
+        case NET_OWNER_MINE:
+            break;
+        case NET_OWNER_UNMARKED:
+            note_unmarked(p->ns, "namespace", names[i]);
+            continue;
+        case NET_OWNER_OTHER:
+            continue;
+        }
+        if ((dhcp && st_is_uuid(id) && dhcp_stop(p->ns->state_dir, id, err) < 0) ||
             netns_del(names[i], err) < 0)
             rc = -1;
         else
             p->ns->stats.removed++;
     }
     netns_list_free(names, n);
-    if (netns_list("qrouter-", &names, &n, err) < 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (d && desired_router_ns(d, names[i]))
-            continue;
-        if (netns_del(names[i], err) < 0)
-            rc = -1;
-        else
-            p->ns->stats.removed++;
-    }
-    netns_list_free(names, n);
-    /* dnsmasq directories without a namespace (or after a crash). */
+    return rc;
+}
+
+/* Removes what is ours and not in 'd' (NULL: everything ours).  What
+ * another host marked is not looked at; what nobody marked is left alone
+ * and noted.  Keeps going after a failure and reports the first. */
+static int remove_leftovers(struct pass *p, const struct model_desired *d, struct st_err *err)
+{
+    char **ids = NULL;
+    size_t nids = 0;
+    struct nl_dump *dump;
+    const struct nl_entry *e;
+    int rc = 0;
+
+    if (remove_namespaces(p, d, "qdhcp-", true, err) < 0)
+        rc = -1;
+    if (remove_namespaces(p, d, "qrouter-", false, err) < 0)
+        rc = -1;
+    /* dnsmasq directories without a namespace (or after a crash): they are
+     * under our own state directory, so ours. */
     if (dhcp_list(p->ns->state_dir, &ids, &nids, err) < 0)
         return -1;
     for (size_t i = 0; i < nids; i++) {
@@ -1017,9 +1222,18 @@ static int remove_leftovers(struct pass *p, const struct model_desired *d, struc
         return -1;
     while ((e = nl_dump_next(dump))) {
         const struct nl_link *l = &e->u.link;
-        if (!own_link(l) || desired_link(p->ns, d, l))
+        if (!our_kind_of_link(l) || desired_link(p->ns, d, l))
             continue;
-        if (nl_link_del(p->host, l->name, err) < 0)
+        switch (net_owner_of(l->alias, p->ns->alias)) {
+        case NET_OWNER_MINE:
+            break;
+        case NET_OWNER_UNMARKED:
+            note_unmarked(p->ns, "link", l->name);
+            continue;
+        case NET_OWNER_OTHER:
+            continue;
+        }
+        if (nl_link_del_owned(p->host, l->name, p->ns->alias, err) < 0)
             rc = -1;
         else
             p->ns->stats.removed++;
@@ -1029,6 +1243,30 @@ static int remove_leftovers(struct pass *p, const struct model_desired *d, struc
 }
 
 /* ---- the pass ---- */
+
+static int need_owner(const struct net_state *ns, struct st_err *err)
+{
+    if (ns->host_id[0])
+        return 0;
+    st_err_set(err, ST_ERR_UNAVAILABLE,
+               "the network driver has no host id yet (the agent learns it at registration)");
+    return -1;
+}
+
+int net_set_host_id(struct net_state *ns, const char *host_id, struct st_err *err)
+{
+    char alias[NET_OWNER_ALIAS_MAX];
+    if (net_owner_alias(host_id, alias, err) < 0 || host_id_save(ns, host_id, err) < 0)
+        return -1;
+    memcpy(ns->host_id, host_id, strlen(host_id) + 1);
+    memcpy(ns->alias, alias, sizeof(alias));
+    return 0;
+}
+
+const char *net_host_id(const struct net_state *ns)
+{
+    return ns->host_id;
+}
 
 /* br_netfilter makes bridged IP traffic visible to the inet hooks, which
  * the security groups need.  Debian builds it as a module that nothing
@@ -1056,15 +1294,18 @@ int net_reconcile(struct net_state *ns, const struct model_desired *d, json_t *r
     uint16_t *zones = st_xcalloc(d->nnetworks + 1, sizeof(*zones));
     struct st_err e = ST_ERR_INIT;
     int64_t start = st_mono_ns(), t0;
+    size_t nnotes;
     int rc = -1;
 
     memset(&ns->stats, 0, sizeof(ns->stats));
     p.net_ok = st_xcalloc(d->nnetworks + 1, sizeof(*p.net_ok));
+    if (host_id_sync(ns, d, err) < 0 || need_owner(ns, err) < 0)
+        goto out;
     check_br_netfilter(ns);
     p.host = nl_open(NULL, err);
     if (!p.host)
         goto out;
-    if (zones_sync(ns, d, zones, err) < 0 || host_id_sync(ns, d, err) < 0)
+    if (zones_sync(ns, d, zones, err) < 0)
         goto out;
 
     for (size_t i = 0; i < d->nnetworks; i++) {
@@ -1084,14 +1325,16 @@ int net_reconcile(struct net_state *ns, const struct model_desired *d, json_t *r
 
     /* The host's rules last: every bridge they name exists by now. */
     t0 = st_mono_ns();
-    rc = nft_sync(&p, NULL, nft_host_ruleset(d->host_id, d, zones, err), t0, err);
+    rc = nft_sync(&p, NULL, nft_host_ruleset(ns->host_id, d, zones, err), t0, err);
     st_err_clear(&e);
+    nnotes = ns->nnotes;
     if (remove_leftovers(&p, d, &e) < 0 && rc == 0) {
         /* A leftover that cannot go is retried next pass; say it once. */
         if (err && !st_err_is_set(err))
             *err = e;
         rc = -1;
     }
+    notes_settle(ns, nnotes);
     applied_forget(ns, true);
 out:
     json_object_set_new(report, "networks", nets);
@@ -1121,7 +1364,7 @@ int net_port_status(struct net_state *ns, const struct model_desired *d, json_t 
                 p.net_ok[i] = st_streq(json_string_value(json_object_get(e, "status")), "ACTIVE");
         }
     }
-    p.host = nl_open(NULL, err);
+    p.host = need_owner(ns, err) == 0 ? nl_open(NULL, err) : NULL;
     if (p.host) {
         for (size_t i = 0; i < d->nports; i++)
             json_array_append_new(ports, port_status(&p, &d->ports[i]));
@@ -1141,11 +1384,16 @@ int net_teardown_all(struct net_state *ns, struct st_err *err)
 {
     struct pass p = {.ns = ns};
     char *zp;
+    size_t first;
     int rc;
+    if (need_owner(ns, err) < 0)
+        return -1;
     p.host = nl_open(NULL, err);
     if (!p.host)
         return -1;
+    first = ns->nnotes;
     rc = remove_leftovers(&p, NULL, err);
+    notes_settle(ns, first);
     nl_close(p.host);
     /* Only the tables of this host (none if it never learnt its id). */
     if (ns->host_id[0] && nft_host_teardown(ns->host_id, NULL, rc == 0 ? err : NULL) < 0)
@@ -1161,6 +1409,7 @@ int net_teardown_all(struct net_state *ns, struct st_err *err)
     (void) unlink(zp);
     free(zp);
     ns->host_id[0] = '\0';
+    ns->alias[0] = '\0';
     zp = st_xasprintf("%s/dhcp", ns->state_dir);
     (void) rmdir(zp);
     free(zp);
@@ -1188,7 +1437,14 @@ struct net_state *net_new(const struct net_opts *opts, struct st_err *err)
     if (parse_mappings(ns, opts->physical_interface_mappings, err) < 0)
         goto fail;
     zones_load(ns);
-    host_id_load(ns);
+    {
+        /* The owner given, else the one a former process remembered. */
+        char kept[MODEL_ID_MAX];
+        host_id_load(ns, kept);
+        if (opts->host_id ? net_set_host_id(ns, opts->host_id, err) < 0
+                          : kept[0] && net_set_host_id(ns, kept, err) < 0)
+            goto fail;
+    }
     return ns;
 fail:
     net_free(ns);
@@ -1201,6 +1457,8 @@ void net_free(struct net_state *ns)
         return;
     applied_forget(ns, false);
     free(ns->applied);
+    free(ns->notes);
+    free(ns->fresh);
     free(ns->zones);
     free(ns->state_dir);
     free(ns->local_ip);

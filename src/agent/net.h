@@ -30,6 +30,33 @@
  * message; it never stops the others.  A network whose uplink cannot exist
  * on this kernel (a VLAN without 802.1Q) is skipped whole, and says so.
  *
+ * Ownership (ARCHITECTURE §9).  Several agents may share one machine (the
+ * all-in-one cloud and a test's; simulated hosts), each for a host of its
+ * own controller, and host names are not unique across controllers (the
+ * tests' agents take the machine's name too): the owner is the host's id,
+ * the UUID its controller gave it (docs/agent-protocol.md).  Every link
+ * the driver makes (bridge, VXLAN device, VLAN uplink, veth tap) carries
+ * the alias (IFLA_IFALIAS) "stratus host <host id>", set right after the
+ * link is made, and so does the loopback of every namespace it makes
+ * (qdhcp-, qrouter-): a namespace has no attribute of its own, a file
+ * beside it (/run/...) could outlive it or be left behind, and a name with
+ * a host prefix would break the names the protocol fixes; the loopback's
+ * alias lives and dies with the namespace and is read with the netlink
+ * socket the driver opens there anyway.  The taps libvirt makes for the
+ * servers' ports get the mark when the driver first sees them (and stay
+ * libvirt's to remove).  dnsmasq
+ * needs none: its pidfile and configuration are under the agent's own
+ * STATE_DIR, and a dnsmasq counts as ours only when its command line names
+ * that configuration.  Before the driver changes or deletes something that
+ * exists it checks the mark: its own goes on; one of another host is never
+ * touched (a desired object that would need it is ERROR: the names derive
+ * from ids, so this takes two clouds with equal VNIs, or equal id
+ * prefixes); an unmarked one (made before these marks, or half-made by a
+ * crash between creation and marking) is adopted when this host's desired
+ * state names it, and otherwise left alone and listed once
+ * (net_unmarked_new()) for the caller to log: which agent made it cannot
+ * be known, so removing it is for an operator.
+ *
  * In the agent's pass (reconcile.c): net_reconcile() before the servers
  * converge, so that the bridges libvirt plugs taps into exist when domains
  * start, and net_port_status() after them, so that the ports of servers
@@ -53,6 +80,8 @@ struct net_opts {
     const char *local_ip;   /* VTEP address for VXLAN; NULL or "": VXLAN
                                networks are an error */
     const char *dnsmasq;    /* program, NULL: "dnsmasq" */
+    const char *host_id;    /* the owner (a UUID), NULL: net_set_host_id()
+                               later, before the first pass */
 };
 
 /* Figures of the last pass, for logs and benchmarks. */
@@ -63,15 +92,36 @@ struct net_stats {
     int nft_whole;          /* of which tables replaced whole (not a difference) */
     int links_created;      /* links created */
     int removed;            /* leftovers removed */
+    int unmarked;           /* unmarked leftovers left alone */
 };
 
 struct net_state;
+
+/* "stratus host " + a host id, and room for it. */
+#define NET_OWNER_ALIAS_MAX 64
+/* Whose an object is, by its mark (an alias). */
+enum net_owner {
+    NET_OWNER_MINE,     /* the mark of this host */
+    NET_OWNER_UNMARKED, /* none, or the "stratus" of agents before marks */
+    NET_OWNER_OTHER,    /* another host's, or an alias we never write */
+};
+/* The mark of host 'host_id' (a UUID) into 'out'; BAD_REQUEST otherwise. */
+int net_owner_alias(const char *host_id, char out[NET_OWNER_ALIAS_MAX], struct st_err *err)
+    __attribute__((warn_unused_result));
+/* Whose 'alias' is, for the host whose mark is 'own_alias'.  Pure. */
+enum net_owner net_owner_of(const char *alias, const char *own_alias);
 
 /* A driver with 'opts' (strings copied).  Checks the interface mappings
  * (PHYSNET:IFACE, names at most 15 characters) and local_ip.  Returns a new
  * state (net_free) or NULL with BAD_REQUEST. */
 struct net_state *net_new(const struct net_opts *opts, struct st_err *err);
 void net_free(struct net_state *ns);
+/* Sets the owner (a UUID; BAD_REQUEST otherwise).  The passes and the
+ * teardown refuse to run (UNAVAILABLE) until it is set. */
+int net_set_host_id(struct net_state *ns, const char *host_id, struct st_err *err)
+    __attribute__((warn_unused_result));
+/* The owner, "" when not set. */
+const char *net_host_id(const struct net_state *ns);
 
 /* One pass towards the networking part of 'd'.  Adds to the object
  * 'report' (the body of POST .../report) the members "networks",
@@ -95,10 +145,18 @@ int net_port_status(struct net_state *ns, const struct model_desired *d, json_t 
 /* The figures of the last net_reconcile(). */
 const struct net_stats *net_last_stats(const struct net_state *ns);
 
-/* Removes everything the driver may have made on this host, desired or
- * not: namespaces qdhcp-* and qrouter-* (with their dnsmasq and veths),
- * bridges brq*, vxlan-* devices and VLAN uplinks it created, the host nft
- * tables of this host's id (STATE_DIR/host_id), the DHCP files.  For tests and for decommissioning a host. */
+/* The unmarked leftovers the last pass (or teardown) saw and that the
+ * passes before it had not ("link 'brq0123456789a'", "namespace
+ * 'qdhcp-…'"), for the caller to log once each; left alone.  '*what' is
+ * valid until the next pass.  Returns their number. */
+size_t net_unmarked_new(const struct net_state *ns, const char *const **what);
+
+/* Removes everything of this host's the driver made, desired or not:
+ * namespaces qdhcp-* and qrouter-* (with their dnsmasq and veths), bridges
+ * brq*, vxlan-* devices and VLAN uplinks carrying its mark, the host nft
+ * tables of this host's id (also remembered in STATE_DIR/host_id), the DHCP
+ * files; another host's objects and unmarked ones stay.
+ * For tests and for decommissioning a host. */
 int net_teardown_all(struct net_state *ns, struct st_err *err)
     __attribute__((warn_unused_result));
 

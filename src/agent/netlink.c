@@ -552,6 +552,33 @@ struct link_reply {
     bool found;
 };
 
+int nl_link_del_owned(struct nl_sock *s, const char *name, const char *alias, struct st_err *err)
+{
+    char buf[NL_BUF_SIZE];
+    struct nlmsghdr *nlh;
+    struct ifinfomsg *ifi;
+    struct nl_link l;
+    static const int ok[] = {ENODEV, 0};
+    int rc;
+    if (!alias || !alias[0])
+        return bad_spec(err, "deletion without an owner alias", name);
+    rc = nl_link_get(s, name, &l, err);
+    if (rc <= 0)
+        return rc; /* absent: nothing to do */
+    if (strcmp(l.alias, alias)) {
+        st_err_set(err, ST_ERR_CONFLICT, "link '%s' is not ours (its alias is '%s'): left alone",
+                   name, l.alias);
+        return -1;
+    }
+    /* By index: a link made again under this name since the look-up is
+     * another link, and not checked. */
+    nlh = put_header(buf, sizeof(buf), RTM_DELLINK, NLM_F_REQUEST, 0);
+    ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+    ifi->ifi_family = AF_UNSPEC;
+    ifi->ifi_index = l.ifindex;
+    return simple(s, nlh, ok, "cannot delete link '%s'", name, err);
+}
+
 static int link_reply_cb(const struct nlmsghdr *nlh, void *data)
 {
     struct link_reply *r = data;

@@ -83,6 +83,14 @@ int nl_link_add(struct nl_sock *s, const struct nl_link_spec *spec, struct st_er
 /* Deletes link 'name' (a veth takes its peer with it); absent is success. */
 int nl_link_del(struct nl_sock *s, const char *name, struct st_err *err)
     __attribute__((warn_unused_result));
+/* The ownership check before a deletion: deletes link 'name' only when its
+ * alias (IFLA_IFALIAS, where the network driver writes its owner's mark) is
+ * exactly 'alias' (non-empty).  Absent is success.  A link with another
+ * alias, or none, is left alone: -1 with CONFLICT naming the alias found.
+ * The deletion addresses the link looked at by its index, so a link made
+ * again under that name meanwhile is not taken. */
+int nl_link_del_owned(struct nl_sock *s, const char *name, const char *alias, struct st_err *err)
+    __attribute__((warn_unused_result));
 
 /* A link as the kernel reports it. */
 struct nl_link {

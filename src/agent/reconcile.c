@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -103,8 +104,29 @@ struct done_task {
     bool seen;
 };
 
+/* A leftover domain without an owner mark, reported once while it is there. */
+struct unmarked {
+    char id[VIRT_ID_MAX];
+    bool seen;
+};
+
+/* A network or router the network driver says is in ERROR, logged when its
+ * message changes (the report carries it, but only the log tells an
+ * operator of this host). */
+struct net_fault {
+    const char *kind; /* "network", "router" */
+    char id[MODEL_ID_MAX];
+    char msg[ST_ERR_MSG_MAX];
+    bool seen;
+};
+
 struct reconciler {
     struct reconcile_opts opts;
+    char host_id[MODEL_ID_MAX]; /* the owner of what we make, "" until set */
+    struct unmarked *unmarked;
+    size_t nunmarked;
+    struct net_fault *net_faults;
+    size_t nnet_faults;
     struct virt *virt;
     struct reconcile_io io;
     struct srv **srvs;
@@ -172,7 +194,22 @@ void reconcile_free(struct reconciler *r)
         free(r->in_use[i]);
     free(r->in_use);
     free(r->jobs);
+    free(r->unmarked);
+    free(r->net_faults);
     free(r);
+}
+
+int reconcile_set_host_id(struct reconciler *r, const char *host_id, struct st_err *err)
+{
+    if (!host_id || !st_is_uuid(host_id) || strlen(host_id) >= sizeof(r->host_id)) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "invalid host id '%s': want a UUID",
+                   host_id ? host_id : "(none)");
+        return -1;
+    }
+    if (r->opts.net && net_set_host_id(r->opts.net, host_id, err) < 0)
+        return -1;
+    memcpy(r->host_id, host_id, strlen(host_id) + 1);
+    return 0;
 }
 
 static struct srv *srv_get(struct reconciler *r, const char *id)
@@ -382,6 +419,23 @@ static void dom_name(const char *id, struct st_buf *out)
 }
 
 /* ------------------------------------------------------------ converge */
+
+/* Before the pass changes domain 'name' of one of its servers: a domain
+ * that names another host is not ours to touch (CONFLICT).  One that
+ * names none was made before the marks (or by hand): our desired state
+ * names it, so it is ours, and its next definition carries the mark. */
+static int check_owner(struct reconciler *r, const char *name, struct st_err *err)
+{
+    char owner[VIRT_ID_MAX];
+    if (virt_owner(r->virt, name, owner, err) < 0)
+        return -1;
+    if (owner[0] && strcasecmp(owner, r->host_id)) {
+        st_err_set(err, ST_ERR_CONFLICT, "domain %s belongs to host %s, not this one (%s)", name,
+                   owner, r->host_id);
+        return -1;
+    }
+    return 0;
+}
 
 /* Everything one server's pass needs. */
 struct ctx {
@@ -723,6 +777,7 @@ static int step_domain(struct ctx *c, struct st_err *err)
         .virt_type = c->r->opts.virt_type,
         .vnc_listen = c->r->opts.vnc_listen,
         .memballoon_period = c->r->opts.memballoon_period,
+        .host_id = c->r->host_id,
     };
     struct st_buf xml = ST_BUF_INIT, old = ST_BUF_INIT;
     struct st_err rerr = ST_ERR_INIT;
@@ -977,7 +1032,8 @@ static void converge(struct reconciler *r, const struct model_server *s, struct 
         use_base(r, sv->base_image);
     }
     c.step = "libvirt";
-    if (refresh(&c, &err) < 0)
+    if (refresh(&c, &err) < 0 ||
+        (c.vi.state != VIRT_MISSING && check_owner(r, c.name.buf, &err) < 0))
         goto fail;
     if (step_root_disk(&c, &err) < 0)
         goto fail;
@@ -1011,7 +1067,8 @@ out:
     st_buf_release(&c.initrd);
 }
 
-/* Destroys, undefines and removes server 'id'. */
+/* Destroys, undefines and removes server 'id'.  A domain of another host
+ * of that name is left alone, and its directory with it. */
 static int remove_server(struct reconciler *r, const char *id, struct st_err *err)
 {
     struct st_buf name = ST_BUF_INIT;
@@ -1020,8 +1077,8 @@ static int remove_server(struct reconciler *r, const char *id, struct st_err *er
     if (!inst)
         goto out;
     dom_name(id, &name);
-    if (virt_destroy(r->virt, name.buf, err) < 0 || virt_undefine(r->virt, name.buf, err) < 0 ||
-        instance_remove(inst, err) < 0)
+    if (check_owner(r, name.buf, err) < 0 || virt_destroy(r->virt, name.buf, err) < 0 ||
+        virt_undefine(r->virt, name.buf, err) < 0 || instance_remove(inst, err) < 0)
         goto out;
     rc = 0;
 out:
@@ -1363,34 +1420,75 @@ static bool desired_id(const struct model_desired *d, const char *id)
     return model_find_server(d, id) != NULL;
 }
 
-/* Domains and directories of servers that are not desired at all. */
+/* Notes the unmarked leftover domain of server 'id'; true when it is new
+ * (to be logged). */
+static bool note_unmarked(struct reconciler *r, const char *id)
+{
+    for (size_t i = 0; i < r->nunmarked; i++)
+        if (!strcmp(r->unmarked[i].id, id)) {
+            r->unmarked[i].seen = true;
+            return false;
+        }
+    r->unmarked = st_xrealloc(r->unmarked, (r->nunmarked + 1) * sizeof(*r->unmarked));
+    memcpy(r->unmarked[r->nunmarked].id, id, strlen(id) + 1);
+    r->unmarked[r->nunmarked].seen = true;
+    r->nunmarked++;
+    return true;
+}
+
+/* Domains and directories of servers that are not desired at all.  Only
+ * this host's domains are removed (virt_list_servers() lists no other
+ * host's); one that names no host (made before the marks) is left alone
+ * and logged once, since which agent made it cannot be known.  A directory
+ * under our instances path is ours (one agent per path, main.c locks it),
+ * unless a domain it could belong to exists and is not ours to remove. */
 static void remove_leftovers(struct reconciler *r, const struct model_desired *d, json_t *out)
 {
     struct st_err err = ST_ERR_INIT;
+    struct virt_server *doms = NULL;
+    struct st_buf name = ST_BUF_INIT;
     char **ids = NULL;
-    size_t n = 0;
+    size_t n = 0, ndoms = 0, w = 0;
+    bool listed;
 
-    if (virt_list_servers(r->virt, r->opts.instances_path, &ids, &n, &err) < 0) {
+    listed = virt_list_servers(r->virt, r->opts.instances_path, r->host_id, &doms, &ndoms,
+                               &err) == 0;
+    if (!listed) {
         if (log_rl_allow(&r->rl))
             log_errorx(MOD, "cannot list the domains: %s", err.msg);
         st_err_clear(&err);
     }
-    for (size_t i = 0; i < n; i++) {
-        if (!desired_id(d, ids[i])) {
-            if (remove_server(r, ids[i], &err) < 0) {
-                if (log_rl_allow(&r->rl))
-                    log_errorx(MOD, "cannot remove the leftover server '%s': %s", ids[i], err.msg);
-                st_err_clear(&err);
-            } else {
-                log_info(MOD, "removed the leftover server '%s' (not desired on this host)",
-                         ids[i]);
-                json_array_append_new(out, gone_entry(ids[i]));
-            }
+    for (size_t i = 0; i < r->nunmarked; i++)
+        r->unmarked[i].seen = false;
+    for (size_t i = 0; i < ndoms; i++) {
+        const char *id = doms[i].id;
+        if (desired_id(d, id))
+            continue;
+        if (doms[i].unmarked) {
+            if (note_unmarked(r, id))
+                log_warnx(MOD,
+                          "server '%s': its domain is not desired here and names no host (made "
+                          "before agents marked their domains?): left alone; undefine it by hand "
+                          "if it is this host's",
+                          id);
+            continue;
         }
-        free(ids[i]);
+        if (remove_server(r, id, &err) < 0) {
+            if (log_rl_allow(&r->rl))
+                log_errorx(MOD, "cannot remove the leftover server '%s': %s", id, err.msg);
+            st_err_clear(&err);
+        } else {
+            log_info(MOD, "removed the leftover server '%s' (not desired on this host)", id);
+            json_array_append_new(out, gone_entry(id));
+        }
     }
-    free(ids);
-    ids = NULL;
+    for (size_t i = 0; i < r->nunmarked; i++)
+        if (r->unmarked[i].seen)
+            r->unmarked[w++] = r->unmarked[i];
+    r->nunmarked = w;
+    free(doms);
+    if (!listed)
+        goto out; /* without the domains, no directory is known to be free */
     if (instance_list(r->opts.instances_path, &ids, &n, &err) < 0) {
         if (log_rl_allow(&r->rl))
             log_errorx(MOD, "%s", err.msg);
@@ -1398,19 +1496,30 @@ static void remove_leftovers(struct reconciler *r, const struct model_desired *d
         n = 0;
     }
     for (size_t i = 0; i < n; i++) {
-        if (!desired_id(d, ids[i])) {
-            if (remove_server(r, ids[i], &err) < 0) {
-                if (log_rl_allow(&r->rl))
-                    log_errorx(MOD, "cannot remove the leftover instance directory of '%s': %s",
-                               ids[i], err.msg);
-                st_err_clear(&err);
-            } else {
-                log_info(MOD, "removed the leftover instance directory of '%s'", ids[i]);
-            }
+        struct virt_info vi;
+        if (desired_id(d, ids[i]))
+            goto next;
+        /* A domain of that name still here was not ours to remove above
+         * (unmarked, or another host's): its disks stay with it. */
+        dom_name(ids[i], &name);
+        if (virt_state(r->virt, name.buf, &vi, &err) < 0 || vi.state != VIRT_MISSING) {
+            st_err_clear(&err);
+            goto next;
         }
+        if (remove_server(r, ids[i], &err) < 0) {
+            if (log_rl_allow(&r->rl))
+                log_errorx(MOD, "cannot remove the leftover instance directory of '%s': %s",
+                           ids[i], err.msg);
+            st_err_clear(&err);
+        } else {
+            log_info(MOD, "removed the leftover instance directory of '%s'", ids[i]);
+        }
+    next:
         free(ids[i]);
     }
     free(ids);
+out:
+    st_buf_release(&name);
 }
 
 static void cleanup_cache(struct reconciler *r)
@@ -1434,6 +1543,57 @@ static void cleanup_cache(struct reconciler *r)
 
 /* ------------------------------------------------------------ the pass */
 
+/* Logs the networks and routers of 'netrep' (net_reconcile()'s part of the
+ * report) that went into ERROR or changed their message, and those that
+ * recovered. */
+static void log_net_faults(struct reconciler *r, json_t *netrep)
+{
+    static const struct {
+        const char *member, *kind;
+    } lists[] = {{"networks", "network"}, {"routers", "router"}};
+    size_t w = 0;
+    for (size_t i = 0; i < r->nnet_faults; i++)
+        r->net_faults[i].seen = false;
+    for (size_t l = 0; l < ST_ARRAY_SIZE(lists); l++) {
+        json_t *e;
+        size_t i;
+        json_array_foreach(json_object_get(netrep, lists[l].member), i, e)
+        {
+            const char *id = json_string_value(json_object_get(e, "id"));
+            const char *msg = json_string_value(json_object_get(e, "error"));
+            struct net_fault *f = NULL;
+            if (!id || strlen(id) >= MODEL_ID_MAX ||
+                !st_streq(json_string_value(json_object_get(e, "status")), "ERROR"))
+                continue;
+            msg = msg ? msg : "(no message)";
+            for (size_t k = 0; k < r->nnet_faults && !f; k++)
+                if (r->net_faults[k].kind == lists[l].kind && !strcmp(r->net_faults[k].id, id))
+                    f = &r->net_faults[k];
+            if (!f) {
+                r->net_faults =
+                    st_xrealloc(r->net_faults, (r->nnet_faults + 1) * sizeof(*r->net_faults));
+                f = &r->net_faults[r->nnet_faults++];
+                memset(f, 0, sizeof(*f));
+                f->kind = lists[l].kind;
+                memcpy(f->id, id, strlen(id) + 1);
+            }
+            f->seen = true;
+            if (strcmp(f->msg, msg)) {
+                log_errorx(MOD, "%s '%s': %s", f->kind, id, msg);
+                ST_IGNORE(st_snprintf(f->msg, sizeof(f->msg), "%s", msg));
+            }
+        }
+    }
+    for (size_t i = 0; i < r->nnet_faults; i++) {
+        if (r->net_faults[i].seen)
+            r->net_faults[w++] = r->net_faults[i];
+        else
+            log_info(MOD, "%s '%s': no longer in error", r->net_faults[i].kind,
+                     r->net_faults[i].id);
+    }
+    r->nnet_faults = w;
+}
+
 json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64_t *next_ns)
 {
     struct st_err err = ST_ERR_INIT;
@@ -1443,11 +1603,23 @@ json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64
     r->nbuilt = 0;
     /* Networking first: domains need their bridges when they start, and
      * the network does not depend on libvirt. */
-    if (r->opts.net && net_reconcile(r->opts.net, d, netrep, &err) < 0) {
-        if (log_rl_allow(&r->rl))
-            log_errorx(MOD, "networking: %s", err.msg);
-        st_err_clear(&err);
-        next = st_mono_ns() + BACKOFF_MIN_S * NS_PER_S;
+    if (r->opts.net) {
+        const char *const *what;
+        size_t nwhat;
+        if (net_reconcile(r->opts.net, d, netrep, &err) < 0) {
+            if (log_rl_allow(&r->rl))
+                log_errorx(MOD, "networking: %s", err.msg);
+            st_err_clear(&err);
+            next = st_mono_ns() + BACKOFF_MIN_S * NS_PER_S;
+        }
+        log_net_faults(r, netrep);
+        nwhat = net_unmarked_new(r->opts.net, &what);
+        for (size_t i = 0; i < nwhat; i++)
+            log_warnx(MOD,
+                      "networking: %s looks like an agent's but names no host (made before "
+                      "agents marked their objects?) and is not desired here: left alone; "
+                      "remove it by hand if it is this host's",
+                      what[i]);
     }
     t_net = st_mono_ns() - t_start;
     clear_in_use(r);

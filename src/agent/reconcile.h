@@ -21,6 +21,16 @@
  * while the agent was down).  A failure makes that server "error" with a
  * fault, retried with back-off; it never stops the others.
  *
+ * Ownership (ARCHITECTURE §9): every domain the reconciler defines names
+ * its host's id in its metadata (domain.h), and it removes only the domains
+ * that name this host, whether they are leftovers or servers deleted by
+ * the controller; it changes no domain that names another host (CONFLICT
+ * for that server).  A domain that names no host (made before the marks)
+ * is adopted when the desired state names its server (its next definition
+ * carries the mark) and otherwise left alone, logged once.  Instance
+ * directories belong to the instances path, which one agent holds at a
+ * time; one whose domain is left alone stays with it.
+ *
  * Power: the agent starts a server that must run when it is missing, was
  * never started, crashed or was stopped by the agent; but a guest that
  * powered itself off while running stays off (reported "shutoff", as Nova's
@@ -68,6 +78,12 @@ struct reconciler;
 struct reconciler *reconcile_new(const struct reconcile_opts *opts, struct virt *virt,
                                  const struct reconcile_io *io);
 void reconcile_free(struct reconciler *r);
+
+/* Sets the id (a UUID) of the host the reconciler works for, and of its
+ * network driver: learnt at registration, before the first pass.  The
+ * passes define no domain until it is set.  BAD_REQUEST when not a UUID. */
+int reconcile_set_host_id(struct reconciler *r, const char *host_id, struct st_err *err)
+    __attribute__((warn_unused_result));
 
 /* One pass towards 'd'.  Returns the report body (new reference) for
  * POST .../report.  '*next_ns' gets the monotonic time (st_mono_ns) by

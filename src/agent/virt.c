@@ -6,12 +6,14 @@
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "agent/domain.h"
 #include "common/buf.h"
 #include "common/util.h"
 #include "common/banned.h"
@@ -438,43 +440,83 @@ static bool same_uuid(const char *a, const char *b)
     }
 }
 
-/* True when a disk of 'dom' has its file under 'dir' (ending in '/'). */
-static bool has_disk_under(virDomainPtr dom, const char *dir)
+/* What the persistent definition of 'dom' (the live one if it has none)
+ * says about its ownership: the host its stratus metadata names ('owner',
+ * "" when none) and, when 'dir' (ending in '/') is not NULL, whether a disk
+ * has its file under 'dir'.  -1 when the definition cannot be read. */
+static int dom_facts(virDomainPtr dom, const char *dir, char owner[VIRT_ID_MAX],
+                     bool *disk_under)
 {
     char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
     xmlDocPtr doc = NULL;
     xmlXPathContextPtr ctx = NULL;
     xmlXPathObjectPtr o = NULL;
-    bool found = false;
+    int rc = -1;
 
+    owner[0] = '\0';
+    if (disk_under)
+        *disk_under = false;
     if (!xml)
-        return false;
+        return -1;
     doc = xmlReadMemory(xml, (int) strlen(xml), "domain.xml", NULL, XML_PARSE_NONET);
     if (doc)
         ctx = xmlXPathNewContext(doc);
-    if (ctx)
-        o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/disk/source/@file", ctx);
-    for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr && !found; i++) {
-        xmlChar *f = xmlNodeGetContent(o->nodesetval->nodeTab[i]);
-        found = f && !strncmp((const char *) f, dir, strlen(dir)) &&
-                !strstr((const char *) f + strlen(dir), "/../");
-        xmlFree(f);
+    if (!ctx || xmlXPathRegisterNs(ctx, BAD_CAST "stratus", BAD_CAST DOMAIN_STRATUS_NS) < 0)
+        goto out;
+    o = xmlXPathEvalExpression(BAD_CAST "/domain/metadata/stratus:host/@uuid", ctx);
+    if (o && o->nodesetval && o->nodesetval->nodeNr > 0) {
+        xmlChar *u = xmlNodeGetContent(o->nodesetval->nodeTab[0]);
+        /* Anything but a UUID names no host we know: not ours either. */
+        if (u && st_snprintf(owner, VIRT_ID_MAX, "%s", (const char *) u) < 0)
+            ST_IGNORE(st_snprintf(owner, VIRT_ID_MAX, "?"));
+        xmlFree(u);
     }
+    xmlXPathFreeObject(o);
+    o = NULL;
+    if (dir) {
+        o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/disk/source/@file", ctx);
+        for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr && !*disk_under; i++) {
+            xmlChar *f = xmlNodeGetContent(o->nodesetval->nodeTab[i]);
+            *disk_under = f && !strncmp((const char *) f, dir, strlen(dir)) &&
+                          !strstr((const char *) f + strlen(dir), "/../");
+            xmlFree(f);
+        }
+    }
+    rc = 0;
+out:
     xmlXPathFreeObject(o);
     xmlXPathFreeContext(ctx);
     xmlFreeDoc(doc);
     free(xml);
-    return found;
+    return rc;
 }
 
-int virt_list_servers(struct virt *v, const char *instances_path, char ***ids, size_t *n,
-                      struct st_err *err)
+int virt_owner(struct virt *v, const char *name, char out[VIRT_ID_MAX], struct st_err *err)
+{
+    virDomainPtr dom;
+    int r = lookup(v, name, &dom, err);
+    out[0] = '\0';
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    r = dom_facts(dom, NULL, out, NULL);
+    if (r < 0) {
+        if (last_code() == VIR_ERR_NO_DOMAIN)
+            r = 0; /* gone meanwhile */
+        else
+            lv_err(err, "reading the definition", name);
+    }
+    virDomainFree(dom);
+    return r;
+}
+
+int virt_list_servers(struct virt *v, const char *instances_path, const char *host_id,
+                      struct virt_server **out, size_t *n, struct st_err *err)
 {
     struct st_buf dir = ST_BUF_INIT;
     virDomainPtr *doms = NULL;
     int count;
 
-    *ids = NULL;
+    *out = NULL;
     *n = 0;
     if (!v->conn && virt_check(v, err) < 0)
         return -1;
@@ -485,19 +527,25 @@ int virt_list_servers(struct virt *v, const char *instances_path, char ***ids, s
         return -1;
     }
     if (count > 0)
-        *ids = st_xcalloc((size_t) count, sizeof(**ids));
+        *out = st_xcalloc((size_t) count, sizeof(**out));
     for (int i = 0; i < count; i++) {
         const char *name = virDomainGetName(doms[i]);
-        char uuid[VIR_UUID_STRING_BUFLEN];
+        const char *id = name ? name + strlen(NAME_PREFIX) : NULL;
+        char uuid[VIR_UUID_STRING_BUFLEN], owner[VIRT_ID_MAX];
+        bool under = false;
         char *meta;
-        if (name && !strncmp(name, NAME_PREFIX, strlen(NAME_PREFIX)) &&
-            st_is_uuid(name + strlen(NAME_PREFIX)) && virDomainGetUUIDString(doms[i], uuid) == 0 &&
-            same_uuid(uuid, name + strlen(NAME_PREFIX))) {
+        if (name && !strncmp(name, NAME_PREFIX, strlen(NAME_PREFIX)) && st_is_uuid(id) &&
+            strlen(id) < VIRT_ID_MAX && virDomainGetUUIDString(doms[i], uuid) == 0 &&
+            same_uuid(uuid, id)) {
             meta = virDomainGetMetadata(doms[i], VIR_DOMAIN_METADATA_ELEMENT, NOVA_NS, 0);
             st_buf_reset(&dir);
-            st_buf_addf(&dir, "%s/%s/", instances_path, name + strlen(NAME_PREFIX));
-            if (meta && has_disk_under(doms[i], dir.buf))
-                (*ids)[(*n)++] = st_xstrdup(name + strlen(NAME_PREFIX));
+            st_buf_addf(&dir, "%s/%s/", instances_path, id);
+            if (meta && dom_facts(doms[i], dir.buf, owner, &under) == 0 &&
+                (owner[0] ? same_uuid(owner, host_id) : under)) {
+                memcpy((*out)[*n].id, id, strlen(id) + 1);
+                (*out)[*n].unmarked = !owner[0];
+                (*n)++;
+            }
             free(meta);
         }
         virDomainFree(doms[i]);
@@ -505,8 +553,8 @@ int virt_list_servers(struct virt *v, const char *instances_path, char ***ids, s
     free(doms);
     st_buf_release(&dir);
     if (*n == 0) {
-        free(*ids);
-        *ids = NULL;
+        free(*out);
+        *out = NULL;
     }
     return 0;
 }

@@ -92,13 +92,28 @@ int virt_managed_save(struct virt *v, const char *name, struct st_err *err)
 int virt_managed_save_remove(struct virt *v, const char *name, struct st_err *err)
     __attribute__((warn_unused_result));
 
-/* The server ids of the domains this agent made: named "instance-<uuid>",
- * with that UUID, carrying the Nova instance metadata, and with a disk
- * under 'instances_path'/<uuid>/ (so that a domain of another agent or
- * test sharing this libvirtd is never taken for ours).  '*ids' gets a new
- * array of new strings. */
-int virt_list_servers(struct virt *v, const char *instances_path, char ***ids, size_t *n,
-                      struct st_err *err) __attribute__((warn_unused_result));
+/* The domains of this host's servers, of two kinds: those whose stratus
+ * metadata (<stratus:host uuid>, domain.h) names host 'host_id', and --
+ * made before agents marked their domains -- those that name no host and
+ * have a disk under 'instances_path'/<uuid>/ ('unmarked', for the caller to
+ * adopt or leave).  Either kind is named "instance-<uuid>" with that UUID
+ * and carries the Nova instance metadata.  A domain naming another host is
+ * never listed, wherever its disks are: several agents may share this
+ * libvirtd.  '*out' gets a new array (free()). */
+#define VIRT_ID_MAX 37
+struct virt_server {
+    char id[VIRT_ID_MAX]; /* the server id */
+    bool unmarked;        /* names no host */
+};
+int virt_list_servers(struct virt *v, const char *instances_path, const char *host_id,
+                      struct virt_server **out, size_t *n, struct st_err *err)
+    __attribute__((warn_unused_result));
+
+/* The host id that domain 'name' names in its stratus metadata (of its
+ * persistent definition, else the live one) into 'out': "" when it names
+ * none or there is no such domain. */
+int virt_owner(struct virt *v, const char *name, char out[VIRT_ID_MAX], struct st_err *err)
+    __attribute__((warn_unused_result));
 
 /* The host's facts for registration: vcpus, memory_mb, hypervisor_version,
  * cpu_info (arch, model, vendor, topology).  Adds them to 'info'. */

@@ -99,12 +99,32 @@ int host_authenticate(struct store_conn *c, const char *authorization, char *nam
     return rc < 0 ? -1 : 0;
 }
 
+/* The id (a UUID) of host 'name' into 'id'; NOT_FOUND if unknown. */
+static int host_id_of(struct store_conn *c, const char *name, char id[37], struct st_err *err)
+{
+    struct store_stmt *s = store_query(c, err, "SELECT id FROM hosts WHERE name = ?",
+                                       STORE_ARGS(P(name)));
+    int rc;
+    if (!s)
+        return -1;
+    rc = store_next(s, err);
+    if (rc > 0 && st_snprintf(id, 37, "%s", store_text(s, 0) ? store_text(s, 0) : "") < 0) {
+        st_err_set(err, ST_ERR_INTERNAL, "host %s has a malformed id", name);
+        rc = -1;
+    }
+    store_done(s);
+    if (rc == 0)
+        st_err_set(err, ST_ERR_NOT_FOUND, "Host %s is not registered.", name);
+    return rc > 0 ? 0 : -1;
+}
+
 json_t *host_register(struct store_conn *c, const char *name, json_t *info, struct st_err *err)
 {
     const char *htype = "QEMU", *hname = name, *virt = NULL, *ip = NULL, *vtep = NULL;
     const char *ver = NULL;
     int64_t hver = 0, vcpus = 0, mem = 0, disk = 0, rev;
     json_t *cpu = json_object_get(info, "cpu_info");
+    char id[37];
     char *cpu_text;
 
     if (jget_str(info, "hypervisor_type", false, 64, &htype, err) < 0 ||
@@ -132,10 +152,12 @@ json_t *host_register(struct store_conn *c, const char *name, json_t *info, stru
     }
     free(cpu_text);
     rev = revision_get(c, name, err);
-    if (rev < 0)
+    if (rev < 0 || host_id_of(c, name, id, err) < 0)
         return NULL;
-    return json_pack("{s:s, s:I, s:i}", "host", name, "revision", (json_int_t) rev,
-                     "report_interval", 10);
+    /* host_id: the agent marks every object it makes with it (the name
+     * is not unique across clouds that share a machine). */
+    return json_pack("{s:s, s:s, s:I, s:i}", "host", name, "host_id", id, "revision",
+                     (json_int_t) rev, "report_interval", 10);
 }
 
 static json_t *parse_or(const char *text, json_t *dflt)

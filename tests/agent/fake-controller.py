@@ -7,6 +7,8 @@ It keeps everything in one directory DIR:
                        "tasks": []}); "revision" and "host" are filled in
   DIR/revision         the current revision (bumped by every change)
   DIR/secret           the host secret the agent must send (Bearer)
+  DIR/host_id          the host's id (a UUID, made at the first start), sent at
+                       registration and in the desired state
   DIR/images/<id>      image data served by GET /internal/v1/images/<id>/file
   DIR/uploads/<id>     data the agent PUT there (snapshots)
   DIR/reports.jsonl    every report, one per line; DIR/last-report.json
@@ -41,6 +43,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import uuid
 
 LOCK = threading.Lock()
 
@@ -158,6 +161,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with locked(d):
                 doc = desired(d)
                 doc["host"] = self.server.host
+                doc["host_id"] = self.server.host_id
                 doc["revision"] = revision(d)
             self.reply(200, doc)
             return
@@ -221,7 +225,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
             with LOCK, open(os.path.join(d, "registrations.jsonl"), "a") as f:
                 f.write(json.dumps(doc) + "\n")
-            self.reply(200, {"host": parts[3], "revision": revision(d),
+            self.reply(200, {"host": parts[3], "host_id": self.server.host_id,
+                             "revision": revision(d),
                              "report_interval": self.server.report_interval})
             return
         if parts[:3] == ["internal", "v1", "hosts"] and len(parts) == 5 and parts[4] == "report":
@@ -294,9 +299,15 @@ def serve(d, args):
         write_json(os.path.join(d, "desired.json"), {"servers": [], "tasks": []})
     if not os.path.exists(os.path.join(d, "revision")):
         bump(d)
+    if not os.path.exists(os.path.join(d, "host_id")):
+        with open(os.path.join(d, "host_id"), "w") as f:
+            f.write(str(uuid.uuid4()) + "\n")
+    with open(os.path.join(d, "host_id")) as f:
+        host_id = f.read().strip()
     srv = Server(("127.0.0.1", port), Handler)
     srv.dir = d
     srv.host = host
+    srv.host_id = host_id
     srv.report_interval = interval
     srv.image_delay = image_delay
     with open(os.path.join(d, "port.tmp"), "w") as f:

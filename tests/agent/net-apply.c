@@ -1,10 +1,13 @@
 /* net-apply - drives the agent's network driver (src/agent/net.c) once,
  * for tests/integration/t007-agent-net.sh and for measuring it.
  *
- *   net-apply [--state-dir DIR] [--mappings PHYSNET:IFACE,...] [--local-ip IP]
- *             [--passes N] [--stats] DESIRED.json...
- *   net-apply [--state-dir DIR] --teardown
+ *   net-apply [--state-dir DIR] [--host-id UUID] [--mappings PHYSNET:IFACE,...]
+ *             [--local-ip IP] [--passes N] [--stats] DESIRED.json...
+ *   net-apply [--state-dir DIR] [--host-id UUID] --teardown
  *
+ * The driver works for host --host-id (the owner of what it makes), else
+ * for the "host_id" of each desired state, else for the one the state
+ * directory remembers (STATE_DIR/host_id).
  * Reads each desired state (docs/agent-protocol.md) in turn and runs
  * net_reconcile() N times (default 1) on it, all in one process, as the
  * agent would across revisions; prints the report of the last pass as
@@ -24,9 +27,9 @@
 
 static void usage(void)
 {
-    fputs("usage: net-apply [--state-dir DIR] [--mappings PHYSNET:IFACE,...] [--local-ip IP]\n"
-          "                 [--passes N] [--stats] DESIRED.json...\n"
-          "       net-apply [--state-dir DIR] --teardown\n",
+    fputs("usage: net-apply [--state-dir DIR] [--host-id UUID] [--mappings PHYSNET:IFACE,...]\n"
+          "                 [--local-ip IP] [--passes N] [--stats] DESIRED.json...\n"
+          "       net-apply [--state-dir DIR] [--host-id UUID] --teardown\n",
           stderr);
 }
 
@@ -36,7 +39,7 @@ int main(int argc, char **argv)
         {"state-dir", required_argument, NULL, 's'}, {"mappings", required_argument, NULL, 'm'},
         {"local-ip", required_argument, NULL, 'l'},  {"passes", required_argument, NULL, 'n'},
         {"stats", no_argument, NULL, 'S'},           {"teardown", no_argument, NULL, 't'},
-        {NULL, 0, NULL, 0},
+        {"host-id", required_argument, NULL, 'H'},   {NULL, 0, NULL, 0},
     };
     struct net_opts opts = {.state_dir = "/var/lib/stratus/network"};
     struct st_err err = ST_ERR_INIT;
@@ -70,6 +73,9 @@ int main(int argc, char **argv)
             break;
         case 't':
             teardown = true;
+            break;
+        case 'H':
+            opts.host_id = optarg;
             break;
         default:
             usage();
@@ -123,9 +129,10 @@ int main(int argc, char **argv)
             if (stats)
                 fprintf(stderr,
                         "net-apply: %s: pass %u: %.3f ms total, %.3f ms nft (%d batches "
-                        "applied, %d whole), %d links created, %d leftovers removed\n",
+                        "applied, %d whole), %d links created, %d leftovers removed, %d "
+                        "unmarked left alone\n",
                         argv[f], i + 1, (double) s->total_ns / 1e6, (double) s->nft_ns / 1e6,
-                        s->nft_applied, s->nft_whole, s->links_created, s->removed);
+                        s->nft_applied, s->nft_whole, s->links_created, s->removed, s->unmarked);
         }
     }
     st_json_dump(report, &out);

@@ -16,9 +16,13 @@
 # ingress stops ping, adding the rule lets it through, removing it stops it
 # again; a VM spoofing its IP or MAC gets nothing through; a VLAN network
 # says it is skipped where 802.1Q is missing; VXLAN FDB entries follow the
-# peers; a DHCP tap, a router namespace and an nft chain deleted by hand
-# come back at the next pass; a pass with nothing to do changes nothing;
+# peers; a DHCP tap, a DHCP and a router namespace and an nft chain
+# deleted by hand come back at the next pass; a pass with nothing to do changes nothing;
 # an empty desired state leaves no bridge, namespace, dnsmasq or nft rule.
+# Ownership: a bridge, tap and namespace marked by another host, and an
+# unmarked bridge, are never touched; a desired network whose bridge is
+# another host's is ERROR; an unmarked bridge a desired network names is
+# adopted.
 #
 # Isolation: the whole test runs in a network and mount namespace of its
 # own (unshare), with a private tmpfs on /run/netns, so the host's
@@ -51,7 +55,7 @@ for prog in ip nft dnsmasq "$BUSYBOX" "$NETAPPLY" jq; do
     fi
 done
 
-plan 61
+plan 67
 
 mkdir -p /run/netns
 mount -t tmpfs stratus-t007 /run/netns
@@ -59,7 +63,7 @@ chmod 0755 "$ST_TMP"
 
 teardown() {
     local f pid
-    "$NETAPPLY" --state-dir "$STATE" --teardown >/dev/null 2>&1
+    "$NETAPPLY" --state-dir "$STATE" --host-id "$HOST_ID" --teardown >/dev/null 2>&1
     # dnsmasq daemonises: stop any of ours the teardown could not.
     for f in "$STATE"/dhcp/*/pid; do
         [ -e "$f" ] || continue
@@ -99,6 +103,9 @@ FIP=203.0.113.50
 HOST_ID=7007aaaa-0000-4000-8000-000000000007  # the host record's id, in the desired state
 TABLE=stratus-${HOST_ID:0:8}                   # the agent's host tables: bridge and inet
 OTHER=stratus-0f0f0f0f                         # another agent's, on the same machine
+OTHER_HOST=b0070000-0000-4000-8000-0000000000b7  # another host on this machine
+NF=f0000000-0000-4000-8000-0000000000f0      # a network whose bridge is OTHER_HOST's
+NA=f1000000-0000-4000-8000-0000000000f1      # a network whose bridge is unmarked
 
 br() { echo "brq${1:0:11}"; }
 tap() { echo "tap${1:0:11}"; }
@@ -218,8 +225,8 @@ STATS=$ST_TMP/stats
 # process; the last report in $REPORT, figures in $STATS.
 reconcile() {
     [ $# -gt 0 ] || set -- "$DESIRED"
-    "$NETAPPLY" --state-dir "$STATE" --mappings "$MAPPINGS" --local-ip 192.0.2.10 --stats \
-        "$@" >"$REPORT" 2>"$STATS"
+    "$NETAPPLY" --state-dir "$STATE" --host-id "$HOST_ID" --mappings "$MAPPINGS" \
+        --local-ip 192.0.2.10 --stats "$@" >"$REPORT" 2>"$STATS"
 }
 
 # status KIND ID: the status of a network, port or router in the report.
@@ -302,6 +309,23 @@ if ip link add link stphys0 name stprobe.9 type vlan id 9 2>/dev/null; then
     ip link del stprobe.9
 fi
 
+# Another host's objects, as another agent on this machine makes them,
+# and an unmarked bridge (an agent's from before the marks).
+ip link add "$(br $NF)" type bridge
+ip link set "$(br $NF)" alias "stratus host $OTHER_HOST"
+ip link add "tap${OTHER_HOST:0:11}" type veth peer name "ns-${OTHER_HOST:0:11}"
+ip link set "tap${OTHER_HOST:0:11}" alias "stratus host $OTHER_HOST"
+ip netns add "qdhcp-$NF"
+ip -n "qdhcp-$NF" link set lo alias "stratus host $OTHER_HOST"
+ip link add brq00000000-0l type bridge
+ip link set brq00000000-0l alias stratus
+aliases() { # the aliases of another host's and the unmarked objects
+    echo "$(ip -o link show "$(br $NF)" | grep -o 'alias .*')" \
+        "$(ip -o link show "tap${OTHER_HOST:0:11}" | grep -o 'alias .*')" \
+        "$(ip -n "qdhcp-$NF" -o link show lo | grep -o 'alias .*')" \
+        "$(ip -o link show brq00000000-0l | grep -o 'alias .*')"
+}
+OTHERS="alias stratus host $OTHER_HOST alias stratus host $OTHER_HOST alias stratus host $OTHER_HOST alias stratus"
 # Another agent's host tables on this machine (as a second cloud's would
 # be): the driver must neither replace nor remove them.
 nft -f - <<EOF
@@ -315,6 +339,10 @@ listing >"$ST_TMP/before"
 # ---- networks, ports, DHCP ----
 desired
 check "first pass succeeds" reconcile
+check_eq "another host's bridge, tap and namespace, and an unmarked bridge, are left alone" \
+    "$OTHERS" "$(aliases)"
+check_match "the unmarked bridge is counted as left alone" "pass 1: .*, 1 unmarked left alone" \
+    "$(cat "$STATS")"
 check_eq "network 1 is ACTIVE" ACTIVE "$(status networks $N1)"
 check_eq "network 2 is ACTIVE" ACTIVE "$(status networks $N2)"
 check_eq "external flat network is ACTIVE" ACTIVE "$(status networks $NX)"
@@ -408,9 +436,12 @@ check "without its ingress chain, vm1's ping to vm3 passes (the deletion matters
     ping_ok vm1 10.20.0.10
 ip link del "$(tap $D1)"
 ip netns del "qrouter-$R1"
+ip netns del "qdhcp-$N2" # its dnsmasq lives on in the namespace that was
 check "pass after deletions by hand succeeds" reconcile
 check "the DHCP tap is back" ip link show "$(tap $D1)"
 check_match "vm1 gets a lease again" "ip=10.10.0.10 " "$(dhcp vm1)"
+check_match "a DHCP namespace deleted by hand serves again (dnsmasq restarted in it)" \
+    "ip=10.20.0.10 " "$(dhcp vm3)"
 check "the router namespace is back and routes vm3 out" ping_ok vm3 203.0.113.1
 check "the ingress chain is back and stops vm1's ping to vm3" ping_fails vm1 10.20.0.10
 
@@ -438,6 +469,24 @@ check "pass with a 1,000-rule group succeeds" reconcile "$ST_TMP/before-big.json
 diag "figure: a pass adding a 1,000-rule group: $(sed -n '2s/.*pass 1: //p' "$STATS")"
 check_eq "the 1,000 rules are in the kernel" 1002 \
     "$(nft list chain inet "$TABLE" "sg-$G1-ingress" | grep -c 'accept comment')"
+
+# ---- a bridge of another host's, an unmarked one ----
+ip link add "$(br $NA)" type bridge
+cat >"$ST_TMP/conflict.json" <<EOF
+{"host": "t007", "host_id": "$HOST_ID", "revision": 100,
+ "networks": [
+   {"id": "$NF", "network_type": "local", "mtu": 1450, "external": false, "vxlan_peers": [], "dhcp": null},
+   {"id": "$NA", "network_type": "local", "mtu": 1450, "external": false, "vxlan_peers": [], "dhcp": null}],
+ "ports": [], "security_groups": [], "routers": []}
+EOF
+reconcile "$ST_TMP/conflict.json"
+check_match "a network whose bridge is another host's is ERROR" "^ERROR .*not this host's" \
+    "$(status networks $NF) $(error_of networks $NF)"
+check_eq "... and that bridge is untouched" "alias stratus host $OTHER_HOST" \
+    "$(ip -o link show "$(br $NF)" | grep -o 'alias .*')"
+check_eq "an unmarked bridge a desired network names is adopted" \
+    "ACTIVE alias stratus host $HOST_ID" \
+    "$(status networks $NA) $(ip -o link show "$(br $NA)" | grep -o 'alias .*')"
 
 # ---- nothing desired, nothing left ----
 desired empty

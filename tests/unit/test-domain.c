@@ -21,6 +21,9 @@
 #include "common/util.h"
 #include "common/banned.h"
 
+/* The host the rendered domains belong to (their <stratus:host uuid>). */
+#define TEST_HOST_ID "9d2e4f6a-1b3c-4d5e-8f70-123456789abc"
+
 struct dcase {
     const char *name;
     bool fail;
@@ -183,6 +186,7 @@ static void run_case(void **state)
         .virt_type = opt_str(o, "virt_type"),
         .vnc_listen = opt_str(o, "vnc_listen"),
         .memballoon_period = (int) json_integer_value(json_object_get(o, "memballoon_period")),
+        .host_id = TEST_HOST_ID,
     };
 
     rc = domain_xml_render(&d->servers[0], &paths, &opts, &xml, &err);
@@ -232,7 +236,7 @@ static void t02_render_appends(void **state)
     json_t *doc = json_load_file(in, 0, &je);
     struct model_desired *d;
     struct domain_paths paths = {.disk = "/i/disk"};
-    struct domain_opts opts = {.virt_type = "qemu"};
+    struct domain_opts opts = {.virt_type = "qemu", .host_id = TEST_HOST_ID};
     (void) state;
     assert_non_null(doc);
     d = parse_server(doc);
@@ -251,6 +255,16 @@ static void t02_render_appends(void **state)
     paths.disk = NULL;
     assert_int_equal(domain_xml_render(&d->servers[0], &paths, &opts, &xml, &err), -1);
     assert_int_equal(err.kind, ST_ERR_INTERNAL);
+    /* no owning host: an agent never defines a domain it could not claim */
+    st_err_clear(&err);
+    paths.disk = "/i/disk";
+    opts.host_id = NULL;
+    assert_int_equal(domain_xml_render(&d->servers[0], &paths, &opts, &xml, &err), -1);
+    assert_int_equal(err.kind, ST_ERR_INTERNAL);
+    opts.host_id = "vm";
+    st_err_clear(&err);
+    assert_int_equal(domain_xml_render(&d->servers[0], &paths, &opts, &xml, &err), -1);
+    assert_int_equal(xml.len, 0);
     st_buf_release(&xml);
     model_desired_free(d);
     json_decref(doc);

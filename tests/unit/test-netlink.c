@@ -6,8 +6,9 @@
  * kernels cannot create VLAN devices.  Then, when the test may make a
  * network namespace (root), the operations run for real in a throw-away
  * one: bridge, veth, VXLAN and its FDB, addresses, routes, the dump
- * iterator, idempotent repeats, and the VLAN error where 802.1Q is
- * missing. */
+ * iterator, idempotent repeats, the VLAN error where 802.1Q is
+ * missing, and the ownership check that refuses to delete a link marked
+ * by another host. */
 #include "testutil.h"
 
 #include "golden.h"
@@ -275,6 +276,67 @@ static void t06_live(void **state)
         fail_msg("%s: %s", l.what, l.err.msg);
 }
 
+/* The ownership check before a deletion (nl_link_del_owned): a link whose
+ * alias names another host, or that has no alias, is refused and stays;
+ * one with the caller's alias goes; an absent one is success. */
+#define MINE "stratus host 11111111-1111-4111-8111-111111111111"
+#define THEIRS "stratus host 22222222-2222-4222-8222-222222222222"
+
+static int owned_fn(void *opaque)
+{
+    struct live *l = opaque;
+    struct st_err *err = &l->err;
+    struct nl_sock *s = nl_open(NULL, err);
+    struct nl_link br;
+    struct nl_link_change c = NL_LINK_CHANGE_INIT;
+    int rc = -1;
+    struct nl_link_spec bspec = {.name = "brqowned", .kind = NL_KIND_BRIDGE,
+                                 .peer_netns_fd = -1};
+
+    LIVE(s);
+    LIVE(nl_link_add(s, &bspec, err) == 0);
+    /* no alias: not known to be ours */
+    LIVE(nl_link_del_owned(s, "brqowned", MINE, err) == -1 && err->kind == ST_ERR_CONFLICT);
+    st_err_clear(err);
+    LIVE(nl_link_get(s, "brqowned", &br, err) == 1);
+    /* another host's */
+    c.alias = THEIRS;
+    LIVE(nl_link_set(s, "brqowned", &c, err) == 0);
+    LIVE(nl_link_get(s, "brqowned", &br, err) == 1 && !strcmp(br.alias, THEIRS));
+    LIVE(nl_link_del_owned(s, "brqowned", MINE, err) == -1 && err->kind == ST_ERR_CONFLICT &&
+         strstr(err->msg, THEIRS));
+    st_err_clear(err);
+    LIVE(nl_link_get(s, "brqowned", &br, err) == 1);
+    /* no owner given: refused before anything is looked at */
+    LIVE(nl_link_del_owned(s, "brqowned", "", err) == -1 && err->kind == ST_ERR_BAD_REQUEST);
+    st_err_clear(err);
+    LIVE(nl_link_get(s, "brqowned", &br, err) == 1);
+    /* ours */
+    c.alias = MINE;
+    LIVE(nl_link_set(s, "brqowned", &c, err) == 0);
+    LIVE(nl_link_del_owned(s, "brqowned", MINE, err) == 0);
+    LIVE(nl_link_get(s, "brqowned", &br, err) == 0);
+    LIVE(nl_link_del_owned(s, "brqowned", MINE, err) == 0); /* absent */
+    rc = 0;
+out:
+    nl_close(s);
+    return rc;
+}
+
+static void t08_del_owned(void **state)
+{
+    struct live l = {ST_ERR_INIT, ""};
+    int rc;
+    (void) state;
+    rc = tu_scratch_netns(owned_fn, &l);
+    if (rc == 1) {
+        printf("# not root: live ownership test skipped\n");
+        return;
+    }
+    if (rc != 0)
+        fail_msg("%s: %s", l.what, l.err.msg);
+}
+
 static int genid_fn(void *opaque)
 {
     struct st_err *err = opaque;
@@ -300,7 +362,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(t01_vlan_request),   cmocka_unit_test(t02_vxlan_request),
     cmocka_unit_test(t03_veth_request),   cmocka_unit_test(t04_bridge_fdb_set_requests),
     cmocka_unit_test(t05_bad_requests),   cmocka_unit_test(t06_live),
-    cmocka_unit_test(t07_nft_genid),
+    cmocka_unit_test(t07_nft_genid),      cmocka_unit_test(t08_del_owned),
 };
 
 static const struct tu_known_bug known_bugs[] = {};

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "agent/model.h"
+#include "agent/net.h"
 #include "common/json.h"
 #include "common/util.h"
 #include "common/banned.h"
@@ -288,9 +289,46 @@ static void t05_nic_names(void **state)
     free(path);
 }
 
+/* The desired state's host id, and the owner marks made of it
+ * (net.h): whose is a link or namespace by its alias. */
+static void t06_owner(void **state)
+{
+    struct st_err err = ST_ERR_INIT;
+    char mine[NET_OWNER_ALIAS_MAX], theirs[NET_OWNER_ALIAS_MAX];
+    struct model_desired *d;
+    (void) state;
+    d = parse_text("{\"host\": \"vm\", \"host_id\": \"11111111-1111-4111-8111-111111111111\","
+                   " \"revision\": 1}",
+                   &err);
+    assert_non_null(d);
+    assert_string_equal(d->host_id, "11111111-1111-4111-8111-111111111111");
+    model_desired_free(d);
+    d = parse_text("{\"host\": \"vm\", \"revision\": 1}", &err);
+    assert_non_null(d);
+    assert_string_equal(d->host_id, ""); /* optional */
+    model_desired_free(d);
+    assert_null(parse_text("{\"host\": \"vm\", \"host_id\": \"vm\", \"revision\": 1}", &err));
+    assert_non_null(strstr(err.msg, "host_id"));
+    st_err_clear(&err);
+
+    assert_int_equal(net_owner_alias("11111111-1111-4111-8111-111111111111", mine, &err), 0);
+    assert_string_equal(mine, "stratus host 11111111-1111-4111-8111-111111111111");
+    assert_int_equal(net_owner_alias("22222222-2222-4222-8222-222222222222", theirs, &err), 0);
+    assert_int_equal(net_owner_alias("vm", theirs + 0, &err), -1); /* a name is not an id */
+    assert_int_equal(err.kind, ST_ERR_BAD_REQUEST);
+    assert_int_equal(net_owner_alias("22222222-2222-4222-8222-222222222222", theirs, NULL), 0);
+    assert_int_equal(net_owner_of(mine, mine), NET_OWNER_MINE);
+    assert_int_equal(net_owner_of(theirs, mine), NET_OWNER_OTHER);
+    assert_int_equal(net_owner_of("", mine), NET_OWNER_UNMARKED);
+    assert_int_equal(net_owner_of("stratus", mine), NET_OWNER_UNMARKED); /* before the marks */
+    assert_int_equal(net_owner_of("uplink to the lab", mine), NET_OWNER_OTHER);
+    /* without an own mark, nothing is ours */
+    assert_int_equal(net_owner_of(mine, ""), NET_OWNER_OTHER);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(t01_good),    cmocka_unit_test(t02_canonical), cmocka_unit_test(t03_hostile),
-    cmocka_unit_test(t04_limits),  cmocka_unit_test(t05_nic_names),
+    cmocka_unit_test(t04_limits),  cmocka_unit_test(t05_nic_names), cmocka_unit_test(t06_owner),
 };
 
 static const struct tu_known_bug known_bugs[] = {};

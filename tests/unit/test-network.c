@@ -1109,6 +1109,51 @@ static void t15_placement_on_report(void **state)
     json_decref(net);
 }
 
+/* The registration reply and the desired state carry the host's id, the
+ * UUID of its row: the agent marks what it makes with it, because two
+ * clouds on one machine may both call their host by the machine's name. */
+static void t16_host_id(void **state)
+{
+    struct fx *f = *state;
+    struct st_err err = ST_ERR_INIT;
+    struct st_buf secret = ST_BUF_INIT;
+    json_t *info = json_pack("{s:i, s:i, s:i, s:{}}", "vcpus", 1, "memory_mb", 1024, "local_gb", 1,
+                             "cpu_info");
+    json_t *r1, *r2, *r3, *d;
+    int64_t n = 0;
+
+    compute_ports_register(&net_compute_ports); /* as stratusd wires it */
+    assert_int_equal(host_add(f->c, "ha", &secret, &err), 0);
+    assert_int_equal(host_add(f->c, "hb", &secret, &err), 0);
+    r1 = host_register(f->c, "ha", info, &err);
+    r2 = host_register(f->c, "hb", info, &err);
+    assert_non_null(r1);
+    assert_non_null(r2);
+    assert_true(st_is_uuid(sval(r1, "host_id")));
+    assert_true(st_is_uuid(sval(r2, "host_id")));
+    assert_string_not_equal(sval(r1, "host_id"), sval(r2, "host_id"));
+    assert_int_equal(store_get_int(f->c, &err, &n,
+                                   "SELECT COUNT(*) FROM hosts WHERE name = ? AND id = ?",
+                                   STORE_ARGS(P("ha"), P(sval(r1, "host_id")))),
+                     1);
+    assert_int_equal(n, 1);
+    /* A new secret keeps the id. */
+    assert_int_equal(host_add(f->c, "ha", &secret, &err), 0);
+    r3 = host_register(f->c, "ha", info, &err);
+    assert_non_null(r3);
+    assert_string_equal(sval(r3, "host_id"), sval(r1, "host_id"));
+    d = host_desired(f->c, "ha", &err);
+    if (!d)
+        fail_msg("host_desired: %s", err.msg);
+    assert_string_equal(sval(d, "host_id"), sval(r1, "host_id"));
+    json_decref(d);
+    json_decref(r1);
+    json_decref(r2);
+    json_decref(r3);
+    json_decref(info);
+    st_buf_release(&secret);
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
@@ -1127,6 +1172,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t13_network_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(t14_desired, setup, teardown),
         cmocka_unit_test_setup_teardown(t15_placement_on_report, setup, teardown),
+        cmocka_unit_test_setup_teardown(t16_host_id, setup, teardown),
     };
     static const struct tu_known_bug bugs[] = {};
     return TU_RUN("network", tests, bugs);
