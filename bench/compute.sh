@@ -9,17 +9,23 @@
 #   bench/compute.sh [N]      (default 20)
 #
 #  - latency of the create call (POST /compute/v2.1/servers, microversion
-#    2.37, networks "none"): p50 over N calls (it returns before any libvirt
-#    work);
+#    2.37): p50 (it returns before any libvirt work);
 #  - time from that POST to ACTIVE (the agent reports the domain running;
-#    guest boot not included), image cache warm, p50 over the same N
-#    servers, one at a time, each deleted once ACTIVE; the first server of
-#    the run (cold cache: the agent fetches the images) is shown apart;
-#  - N servers created at once (N concurrent POSTs): time until the last
-#    is ACTIVE, against N x the single-server time; then all deleted, and
-#    the time until they are gone.  These N (and the single servers they
-#    are compared with) boot a blank disk, not the test guest: N guests
-#    booting under TCG at once would hold both CPUs of a small machine;
+#    guest boot not included), one server at a time, each deleted once
+#    ACTIVE, with no network and with a port on a private network, with a
+#    cold image cache (the agent's _base/ emptied before each of 5 runs) and
+#    a warm one (max(N, 5) runs): p50s side by side, and where the time
+#    went (bench/build-breakdown.py, from the agent's log lines "desired
+#    state revision", "pass for revision" and "build steps"): controller,
+#    agent pass, network plumbing, image, disk, seed, libvirt define,
+#    libvirt start, report and poll;
+#  - libvirt's floor: virsh create of the same domain;
+#  - N servers created at once (N concurrent POSTs), without a network and
+#    with a port each on one network: time until the last is ACTIVE,
+#    against N x the single-server time; then all deleted, and the time
+#    until they are gone.  These N (and the single servers they are
+#    compared with) boot a blank disk, not the test guest: N guests booting
+#    under TCG at once would hold both CPUs of a small machine;
 #  - GET /compute/v2.1/servers/detail with 1,000 servers: they are created
 #    (one POST with min_count = max_count = 1000) on a second, fake host
 #    registered with `stratus-manage host add` and the internal register
@@ -32,32 +38,18 @@
 # each is destroyed as soon as it is ACTIVE, so guests hardly boot.  The agent
 # only touches domains whose disks are under this run's directory.
 #
-# Isolation: the agent's network driver removes every bridge, qdhcp-/qrouter-
-# namespace and nft "stratus" table it finds but does not want, so an agent
-# in the host's network namespace would tear down the networking of any
-# other agent (an integration test's) running there.  The whole benchmark
-# therefore runs in a network and mount namespace of its own (unshare, as
-# tests/integration/t007-agent-net.sh), with a private /run/netns: stratusd
-# and the agent talk over that namespace's loopback, and libvirtd (which
-# must already run) is reached by its socket; guests have no network.
+# The benchmark runs in the host's network namespace, beside whatever else
+# runs there (an all-in-one cloud, a test): its agent marks and removes only
+# its own objects (docs/agent-protocol.md, "Ownership"), and libvirtd, which
+# creates the guests' taps, lives there too.  Its network takes VNI 3901, out
+# of the ranges of the default networks and of the tests.
 set -euo pipefail
 n=${1:-20}
 case $n in '' | *[!0-9]* | 0) echo "usage: bench/compute.sh [N]" >&2; exit 2 ;; esac
-if [ -z "${BENCH_ISOLATED:-}" ]; then
-    [ "$(id -u)" = 0 ] || { echo "compute.sh needs root (libvirt, the agent)" >&2; exit 2; }
-    command -v unshare >/dev/null || { echo "compute.sh needs unshare" >&2; exit 2; }
-    # Not started from inside the namespace: it would live on in it.
-    if ! pgrep -x libvirtd >/dev/null || ! pgrep -x virtlogd >/dev/null; then
-        echo "start libvirtd and virtlogd first" >&2
-        exit 2
-    fi
-    exec env BENCH_ISOLATED=1 unshare --mount --net --propagation private -- bash "$0" "$@"
-fi
+[ "$(id -u)" = 0 ] || { echo "compute.sh needs root (libvirt, the agent)" >&2; exit 2; }
+"$(dirname "$0")/../scripts/start-libvirt" || exit 2
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
-ip link set lo up
-mkdir -p /run/netns
-mount -t tmpfs bench-compute /run/netns
 bench_build stratusd stratus-manage stratus-agent
 # The floor's transient domains (below), if the run stops among them.
 bench_cleanup_hook() {
@@ -95,9 +87,9 @@ W=$ST_TMP/work
 mkdir -p "$W"
 TIMEOUT=120
 
-body() { # NAME [EXTRA JSON MEMBERS]
-    printf '{"server": {"name": "%s", "imageRef": "%s", "flavorRef": "%s", "networks": "none"%s}}' \
-        "$1" "${BODY_IMAGE:-$image}" "$flavor" "${2:+, $2}"
+body() { # NAME [EXTRA JSON MEMBERS]; BODY_IMAGE, BODY_NETWORKS override
+    printf '{"server": {"name": "%s", "imageRef": "%s", "flavorRef": "%s", "networks": %s%s}}' \
+        "$1" "${BODY_IMAGE:-$image}" "$flavor" "${BODY_NETWORKS:-\"none\"}" "${2:+, $2}"
 }
 
 # create NAME: POST; prints "ID SECONDS" (the call's own time).
@@ -166,31 +158,60 @@ agent_time() {
 }
 
 # ---- one at a time ---------------------------------------------------------
-one bench-cold
-read -r call active gone <"$W/one"
-echo "first server, cold image cache: POST to ACTIVE $(awk -v s="$active" 'BEGIN {printf "%.0f", s * 1000}') ms (the agent fetches the three test guest images)"
-: >"$W/one"
-for i in $(seq "$n"); do
-    one "bench-$i"
-done
-echo "create call (POST /servers, 2.37, networks none): $(cut -d' ' -f1 "$W/one" | pcts 1000) ms ($n calls, one at a time; target p50 < 10 ms)"
-echo "POST to ACTIVE, warm image cache, guest boot excluded: $(cut -d' ' -f2 "$W/one" | pcts 1000) ms ($n servers, one at a time, polled every 10 ms; target < 300 ms)"
-echo "DELETE to gone (404): $(cut -d' ' -f3 "$W/one" | pcts 1000) ms ($n servers)"
-p50() { sort -g | awk '{a[NR] = $1} END {print a[int(NR * 0.5 + 0.999999)]}'; }
-# Where the time goes, from the agent's log: POST -> domain defined (the
-# agent wakes, fetches the desired state, makes the disk and the seed,
-# defines the domain), defined -> started (libvirt's virDomainCreate), and
-# started -> ACTIVE as seen by the poller (the report and one poll).
-while read -r _ active _ id t0; do
-    d=$(agent_time "$id" defined) || continue
-    s=$(agent_time "$id" started) || continue
-    awk -v t0="$t0" -v d="$d" -v s="$s" -v a="$active" \
-        'BEGIN {printf "%.4f %.4f %.4f\n", d - t0, s - d, t0 + a - s}'
-done <"$W/one" >"$W/split"
-echo "  of which POST to domain defined (agent wakes, desired state, disk, seed, define): $(cut -d' ' -f1 "$W/split" | pcts 1000) ms"
-echo "  of which domain defined to started (libvirt virDomainCreate): $(cut -d' ' -f2 "$W/split" | pcts 1000) ms"
-echo "  of which started to ACTIVE seen (report, poll): $(cut -d' ' -f3 "$W/split" | pcts 1000) ms"
+# A private network for the networked servers (its DHCP namespace, bridge
+# and nft rules are made by the agent, inside this benchmark's namespace).
+net=$(curl -sf "${auth[@]}" -H 'Content-Type: application/json' \
+    -d '{"network": {"name": "bench-net", "provider:network_type": "vxlan",
+    "provider:segmentation_id": 3901}}' "$ST_URL/network/v2.0/networks" | jq -r .network.id)
+curl -sf -o /dev/null "${auth[@]}" -H 'Content-Type: application/json' -d '{"subnet": {"network_id":
+    "'"$net"'", "ip_version": 4, "cidr": "10.77.0.0/22", "name": "bench-sub"}}' \
+    "$ST_URL/network/v2.0/subnets"
+NET_NONE='"none"'
+NET_ONE='[{"uuid": "'"$net"'"}]'
 
+# series NAME NETWORKS COLD COUNT: COUNT servers one at a time, each
+# deleted once ACTIVE; COLD=1 empties the agent's image cache (_base/)
+# before each, so it fetches the images again.  Leaves "ID T0 ACTIVE" per
+# server in $W/series-NAME and the create calls' times in $W/calls-NAME.
+series() {
+    local name=$1 nets=$2 cold=$3 count=$4 i
+    : >"$W/one"
+    for i in $(seq "$count"); do
+        [ "$cold" = 1 ] && rm -f "$ST_TMP/instances/_base/"*
+        BODY_NETWORKS=$nets one "$name-$i"
+    done
+    awk '{print $4, $5, $2}' "$W/one" >"$W/series-$name"
+    cut -d' ' -f1 "$W/one" >"$W/calls-$name"
+}
+p50() { sort -g | awk '{a[NR] = $1} END {print a[int(NR * 0.5 + 0.999999)]}'; }
+# p50_ms FILE: the p50 of FILE's ACTIVE column in ms.
+p50_ms() { cut -d' ' -f3 "$1" | p50 | awk '{printf "%.0f", $1 * 1000}'; }
+runs=$(( n < 5 ? 5 : n ))
+series none-cold "$NET_NONE" 1 5
+series net-cold "$NET_ONE" 1 5
+series none-warm "$NET_NONE" 0 "$runs"
+series net-warm "$NET_ONE" 0 "$runs"
+echo "create call (POST /servers, 2.37): $(cat "$W"/calls-*-warm | pcts 1000) ms ($((runs * 2)) calls, one at a time; target p50 < 10 ms)"
+echo "DELETE to gone (404): $(cut -d' ' -f3 "$W/one" | pcts 1000) ms ($runs servers)"
+echo "POST to ACTIVE, guest boot excluded (p50 ms; cold: 5 runs, the image cache emptied before each; warm: $runs runs; polled every 10 ms; target < 1000 ms):"
+printf '  %-22s %12s %12s\n' "" "--nic none" "one network"
+printf '  %-22s %12s %12s\n' "cold image cache" "$(p50_ms "$W/series-none-cold")" "$(p50_ms "$W/series-net-cold")"
+printf '  %-22s %12s %12s\n' "warm image cache" "$(p50_ms "$W/series-none-warm")" "$(p50_ms "$W/series-net-warm")"
+# Where the time goes, from the agent's log (bench/build-breakdown.py):
+# controller (POST until the agent has the revision), the agent's pass and
+# within it the network plumbing and the server's build steps, and the
+# pass's end until ACTIVE is seen (report and one poll).
+echo "  breakdown, p50 ms:      controller   agent pass  (network    image     disk     seed   define    start)  report+poll"
+for k in none-cold net-cold none-warm net-warm; do
+    /usr/bin/python3 "$BENCH_TOP/bench/build-breakdown.py" "$ST_TMP/agent.log" \
+        <"$W/series-$k" >"$W/split-$k"
+    [ -s "$W/split-$k" ] || { echo "  $k: no breakdown (agent log lines missing)"; continue; }
+    printf '  %-22s' "$k"
+    for col in 1 2 3 4 5 6 7 8 9; do
+        printf ' %8.1f' "$(cut -d' ' -f$col "$W/split-$k" | p50)"
+    done
+    echo
+done
 # libvirt's own floor: the same domain (its XML, a copy of its disks,
 # without the stratus metadata, so the agent leaves it alone) started and
 # destroyed by virsh as a transient domain, 5 times.
@@ -235,47 +256,53 @@ for i in $(seq 5); do
 done
 single=$(cut -d' ' -f2 "$W/one" | p50)
 echo "POST to ACTIVE, blank image (no guest to boot): $(cut -d' ' -f2 "$W/one" | pcts 1000) ms (5 servers, one at a time)"
-: >"$W/many"
-t0=$EPOCHREALTIME
-pids=()
-for i in $(seq "$n"); do
-    curl -s -o /dev/null -w '%{http_code}\n' "${auth[@]}" "${mv[@]}" \
-        -H 'Content-Type: application/json' -d "$(body "many-$i")" "$C/servers" >>"$W/many" &
-    pids+=($!)
-done
-wait "${pids[@]}"
-t_posts=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", (b - a) * 1000}')
-accepted=$(grep -c '^202$' "$W/many" || true)
+# many LABEL: N servers created at once (N concurrent POSTs, the body's
+# networks from BODY_NETWORKS): the time until the last is ACTIVE, then all
+# deleted at once and the time until they are gone.
 count() { # STATUS: servers named many-* with STATUS
     curl -s "${auth[@]}" "$C/servers/detail?name=%5Emany-" |
         jq --arg s "$1" '[.servers[] | select(.status == $s)] | length'
 }
-t_all=
-while awk -v a="$t0" -v b="$EPOCHREALTIME" -v t=$TIMEOUT 'BEGIN {exit !(b - a < t)}'; do
-    if [ "$(count ACTIVE)" -ge "$accepted" ]; then
-        t_all=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.4f", b - a}')
-        break
+many() {
+    local label=$1 t0 t1 t_posts accepted t_all= i id pids=()
+    : >"$W/many"
+    t0=$EPOCHREALTIME
+    for i in $(seq "$n"); do
+        curl -s -o /dev/null -w '%{http_code}\n' "${auth[@]}" "${mv[@]}" \
+            -H 'Content-Type: application/json' -d "$(body "many-$i")" "$C/servers" >>"$W/many" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    t_posts=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", (b - a) * 1000}')
+    accepted=$(grep -c '^202$' "$W/many" || true)
+    while awk -v a="$t0" -v b="$EPOCHREALTIME" -v t=$TIMEOUT 'BEGIN {exit !(b - a < t)}'; do
+        if [ "$(count ACTIVE)" -ge "$accepted" ]; then
+            t_all=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.4f", b - a}')
+            break
+        fi
+        [ "$(count ERROR)" = 0 ] || break
+        sleep 0.02
+    done
+    if [ -n "$t_all" ]; then
+        echo "$n servers created at once, $label, until the last is ACTIVE: $(awk -v s="$t_all" 'BEGIN {printf "%.0f", s * 1000}') ms = $(awk -v a="$t_all" -v s="$single" -v n="$n" 'BEGIN {printf "%.1f", a / s}') x the single-server p50 with that image (target well under $n x; blank image; $accepted of $n POSTs accepted, all sent in ${t_posts} ms; polled every 20 ms)"
+    else
+        echo "$n servers created at once, $label: not all ACTIVE after $TIMEOUT s ($(count ACTIVE) ACTIVE, $(count ERROR) ERROR)"
     fi
-    [ "$(count ERROR)" = 0 ] || break
-    sleep 0.02
-done
-if [ -n "$t_all" ]; then
-    echo "$n servers created at once, until the last is ACTIVE: $(awk -v s="$t_all" 'BEGIN {printf "%.0f", s * 1000}') ms = $(awk -v a="$t_all" -v s="$single" -v n="$n" 'BEGIN {printf "%.1f", a / s}') x the single-server p50 with that image (target well under $n x; blank image; $accepted of $n POSTs accepted, all sent in ${t_posts} ms; polled every 20 ms)"
-else
-    echo "$n servers created at once: not all ACTIVE after $TIMEOUT s ($(count ACTIVE) ACTIVE, $(count ERROR) ERROR)"
-fi
-t1=$EPOCHREALTIME
-pids=()
-for id in $(curl -s "${auth[@]}" "$C/servers?name=%5Emany-" | jq -r '.servers[].id'); do
-    delete "$id" &
-    pids+=($!)
-done
-wait "${pids[@]}"
-while [ "$(curl -s "${auth[@]}" "$C/servers?name=%5Emany-" | jq '.servers | length')" != 0 ]; do
-    awk -v a="$t1" -v b="$EPOCHREALTIME" -v t=$TIMEOUT 'BEGIN {exit !(b - a > t)}' && break
-    sleep 0.02
-done
-echo "# the $n servers deleted and gone in $(awk -v a="$t1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", (b - a) * 1000}') ms"
+    t1=$EPOCHREALTIME
+    pids=()
+    for id in $(curl -s "${auth[@]}" "$C/servers?name=%5Emany-" | jq -r '.servers[].id'); do
+        delete "$id" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    while [ "$(curl -s "${auth[@]}" "$C/servers?name=%5Emany-" | jq '.servers | length')" != 0 ]; do
+        awk -v a="$t1" -v b="$EPOCHREALTIME" -v t=$TIMEOUT 'BEGIN {exit !(b - a > t)}' && break
+        sleep 0.02
+    done
+    echo "# the $n servers ($label) deleted and gone in $(awk -v a="$t1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", (b - a) * 1000}') ms"
+}
+BODY_NETWORKS=$NET_NONE many "--nic none"
+BODY_NETWORKS=$NET_ONE many "each with a port on one network"
 
 # libvirt's floor for N at once: N copies of the floor domain, without its
 # kernel (nothing to boot, as the blank image), started by N virsh at once,
