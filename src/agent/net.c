@@ -1466,6 +1466,7 @@ int net_teardown_all(struct net_state *ns, struct st_err *err)
     first = ns->nnotes;
     rc = remove_leftovers(&p, NULL, err);
     notes_settle(ns, first);
+    links_forget(&p.links);
     nl_close(p.host);
     /* Only the tables of this host (none if it never learnt its id). */
     if (ns->host_id[0] && nft_host_teardown(ns->host_id, NULL, rc == 0 ? err : NULL) < 0)
