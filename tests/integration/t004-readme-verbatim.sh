@@ -22,10 +22,16 @@ blocks "$ST_TOP/README.md" >"$W/readme"
 bash "$ST_TOP/scripts/aio" hints | sed -n 's/^Try: *//p; s/^      //p' >"$W/hints"
 nreadme=$(grep -c . "$W/readme")
 nhints=$(grep -c . "$W/hints")
-plan $((10 + nreadme + nhints))
+plan $((11 + nreadme + nhints))
 check_match "the README has marked blocks with openstack commands" "openstack server create" \
     "$(cat "$W/readme")"
 check_match "aio hints prints commands" "openstack server create" "$(cat "$W/hints")"
+# aio polls, bootstraps and points the agent at the API's [DEFAULT] listen,
+# never at [metrics] listen written after it (a fresh aio start once waited
+# on the metrics port and gave up).
+printf '[DEFAULT]\nlisten = 127.0.0.1:5999\n[metrics]\nlisten = 127.0.0.1:9360\n' >"$W/aio.conf"
+check_eq "aio url is the API's listen, not the metrics one" "http://127.0.0.1:5999" \
+    "$(AIO_CONF=$W/aio.conf bash "$ST_TOP/scripts/aio" url)"
 
 start_stratusd || { not_ok "stratusd starts"; done_testing; }
 start_libvirt || { not_ok "libvirtd"; done_testing; }
