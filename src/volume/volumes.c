@@ -235,7 +235,7 @@ static json_t *vol_row_json(struct store_conn *c, struct store_stmt *s, void *ar
         char host[600];
         if (store_text(s, 7) &&
             st_snprintf(host, sizeof(host), "%s@%s#%s", store_text(s, 7), store_text(s, 8),
-                        store_text(s, 8)) == 0)
+                        store_text(s, 8)) >= 0)
             json_object_set_new(o, "os-vol-host-attr:host", json_string(host));
         else
             json_object_set_new(o, "os-vol-host-attr:host", json_null());
@@ -830,8 +830,19 @@ json_t *vol_image_source(struct store_conn *c, const struct auth_ctx *ctx, const
     }
     props = json_object();
     json_object_foreach(img, k, v)
-        if (json_is_string(v) && strcmp(k, "self") && strcmp(k, "file") && strcmp(k, "schema"))
+    {
+        /* The image's own properties, as in a server's desired "image". */
+        static const char *const core[] = {
+            "id", "name", "status", "visibility", "owner", "size", "virtual_size", "checksum",
+            "os_hash_algo", "os_hash_value", "disk_format", "container_format", "min_disk",
+            "min_ram", "protected", "os_hidden", "tags", "created_at", "updated_at", "self",
+            "file", "schema"};
+        bool is_core = false;
+        for (size_t i = 0; i < ST_ARRAY_SIZE(core); i++)
+            is_core |= !strcmp(k, core[i]);
+        if (!is_core && json_is_string(v))
             json_object_set(props, k, v);
+    }
     meta = json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "id", json_object_get(img, "id"),
                      "name", json_object_get(img, "name"), "disk_format",
                      json_object_get(img, "disk_format"), "container_format",
@@ -843,12 +854,13 @@ json_t *vol_image_source(struct store_conn *c, const struct auth_ctx *ctx, const
         json_t *im = json_object();
         json_object_set(im, "image_id", json_object_get(img, "id"));
         json_object_set(im, "image_name", json_object_get(img, "name"));
+        json_object_set(im, "checksum", json_object_get(img, "checksum"));
+        json_object_set(im, "disk_format", json_object_get(img, "disk_format"));
+        json_object_set(im, "container_format", json_object_get(img, "container_format"));
+        json_object_set_new(im, "size", json_sprintf("%lld", (long long) bytes));
+        json_object_set_new(im, "min_disk", json_sprintf("%lld", (long long) min_disk));
         json_object_foreach(props, k, v)
-            if (strcmp(k, "id") && strcmp(k, "name") && strcmp(k, "status") &&
-                strcmp(k, "visibility") && strcmp(k, "owner") && strcmp(k, "created_at") &&
-                strcmp(k, "updated_at") && strcmp(k, "os_hash_algo") &&
-                strcmp(k, "os_hash_value"))
-                json_object_set(im, k, v);
+            json_object_set(im, k, v);
         *image_metadata = im;
     }
     json_object_set_new(meta, "properties", props);
