@@ -360,13 +360,25 @@ static json_t *shape_volume(struct api_req *req, json_t *v)
     return v;
 }
 
+/* Create and update answer without the extension attributes of show and
+ * detail (os-vol-*), as Cinder. */
+static json_t *plain_volume(json_t *v)
+{
+    static const char *const ext[] = {"os-vol-host-attr:host", "os-vol-mig-status-attr:migstat",
+                                      "os-vol-mig-status-attr:name_id",
+                                      "os-vol-tenant-attr:tenant_id"};
+    for (size_t i = 0; v && i < ST_ARRAY_SIZE(ext); i++)
+        json_object_del(v, ext[i]);
+    return v;
+}
+
 static int volumes_create(struct api_req *req, struct api_resp *resp, struct st_err *err)
 {
     json_t *in = body_of(req, "volume", err), *v;
     struct store_conn *c = db(req, err);
     if (!in || !c)
         return -1;
-    v = shape_volume(req, vol_create(c, &req->auth, in, err));
+    v = plain_volume(shape_volume(req, vol_create(c, &req->auth, in, err)));
     if (!v)
         return -1;
     api_reply(resp, 202, json_pack("{s:o}", "volume", v));
@@ -410,7 +422,7 @@ static int volumes_update(struct api_req *req, struct api_resp *resp, struct st_
     struct store_conn *c = db(req, err);
     if (!in || !c)
         return -1;
-    v = shape_volume(req, vol_update(c, &req->auth, api_param(req, 1), in, err));
+    v = plain_volume(shape_volume(req, vol_update(c, &req->auth, api_param(req, 1), in, err)));
     if (!v)
         return -1;
     api_reply(resp, 200, json_pack("{s:o}", "volume", v));

@@ -169,8 +169,10 @@ json_t *vol_snapshot_update(struct store_conn *c, const struct auth_ctx *ctx, co
         st_err_set(err, ST_ERR_FORBIDDEN, "Policy doesn't allow changing snapshot %s.", id);
         return NULL;
     }
-    if (jget_str_n(in, "name", false, 255, &name, &set_name, err) < 0 ||
-        jget_str_n(in, "description", false, 255, &desc, &set_desc, err) < 0)
+    if (jget_str_n(in, json_object_get(in, "name") ? "name" : "display_name", false, 255, &name,
+                   &set_name, err) < 0 ||
+        jget_str_n(in, json_object_get(in, "description") ? "description" : "display_description",
+                   false, 255, &desc, &set_desc, err) < 0)
         return NULL;
     if (store_exec(c, err,
                    "UPDATE volume_snapshots SET name = CASE WHEN ? = 1 THEN ? ELSE name END,"

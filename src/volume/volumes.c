@@ -977,8 +977,10 @@ json_t *vol_create(struct store_conn *c, const struct auth_ctx *ctx, json_t *in,
         st_err_set(err, ST_ERR_FORBIDDEN, "Policy doesn't allow volume:create to be performed.");
         return NULL;
     }
-    if (jget_str(in, "name", false, 255, &n.name, err) < 0 ||
-        jget_str(in, "description", false, 255, &n.description, err) < 0 ||
+    if (jget_str(in, json_object_get(in, "name") ? "name" : "display_name", false, 255, &n.name,
+                 err) < 0 ||
+        jget_str(in, json_object_get(in, "description") ? "description" : "display_description",
+                 false, 255, &n.description, err) < 0 ||
         jget_str(in, "volume_type", false, 255, &n.type_ref, err) < 0 ||
         jget_str(in, "availability_zone", false, 255, &n.az, err) < 0 ||
         jget_str(in, "snapshot_id", false, 64, &n.snapshot_id, err) < 0 ||
@@ -1139,12 +1141,15 @@ json_t *vol_update(struct store_conn *c, const struct auth_ctx *ctx, const char 
     struct vol_rec r;
     int64_t n;
 
-    if (jget_str_n(in, "name", false, 255, &name, &set_name, err) < 0 ||
-        jget_str_n(in, "description", false, 255, &desc, &set_desc, err) < 0 ||
+    /* cinderclient (and so OSC) send the v1 names display_name and
+     * display_description; Cinder takes both. */
+    if (jget_str_n(in, json_object_get(in, "name") ? "name" : "display_name", false, 255, &name,
+                   &set_name, err) < 0 ||
+        jget_str_n(in, json_object_get(in, "description") ? "description" : "display_description",
+                   false, 255, &desc, &set_desc, err) < 0 ||
         (meta && check_metadata(meta, err) < 0))
         return NULL;
-    if (!json_object_get(in, "display_name") && !set_name && !set_desc && !meta &&
-        !json_object_get(in, "display_description")) {
+    if (!set_name && !set_desc && !meta) {
         st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid input received: nothing to update");
         return NULL;
     }
