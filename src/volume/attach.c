@@ -529,12 +529,14 @@ static json_t *connection(const char *transport, json_t *location, json_t *expor
     if (!strcmp(transport, "iscsi")) {
         if (!json_is_object(export) || !json_object_get(export, "iqn"))
             return NULL;
-        return json_pack("{s:s, s:O, s:O, s:O, s:s, s:s}", "type", "iscsi", "portal",
-                         json_object_get(export, "portal"), "iqn",
-                         json_object_get(export, "iqn"), "lun",
-                         json_object_get(export, "lun") ? json_object_get(export, "lun")
-                                                        : json_integer(1),
-                         "chap_user", user ? user : "", "chap_secret", secret ? secret : "");
+        json_t *o = json_pack("{s:s, s:O, s:O, s:O, s:s, s:s}", "type", "iscsi", "portal",
+                              json_object_get(export, "portal"), "iqn",
+                              json_object_get(export, "iqn"), "lun",
+                              json_object_get(export, "lun"), "chap_user", user ? user : "",
+                              "chap_secret", secret ? secret : "");
+        if (o && json_object_get(export, "format"))
+            json_object_set(o, "format", json_object_get(export, "format"));
+        return o;
     }
     if (!json_is_object(location) || !json_object_get(location, "path"))
         return NULL;

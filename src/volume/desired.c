@@ -143,6 +143,15 @@ static json_t *desired_row(struct store_conn *c, struct store_stmt *s, void *arg
                      "snapshots", snaps, "exports", exps);
 }
 
+static json_t *backup_row(struct store_conn *c, struct store_stmt *s, void *arg,
+                          struct st_err *err)
+{
+    (void) c;
+    (void) arg;
+    (void) err;
+    return json_pack("{s:s}", "id", store_text(s, 0));
+}
+
 json_t *vol_host_desired(struct store_conn *c, const char *host, struct st_err *err)
 {
     /* A volume in 'error' that its host never made is not listed: the agent
@@ -153,7 +162,18 @@ json_t *vol_host_desired(struct store_conn *c, const char *host, struct st_err *
                                  STORE_ARGS(P(host)));
     if (!vols)
         return NULL;
-    return json_pack("{s:o}", "volumes", vols);
+    /* The backups whose files are on this host, in any status (one being
+     * made is listed before its task runs): the agent removes the backup
+     * files that this list does not name. */
+    json_t *backups = store_collect(c, err, backup_row, NULL,
+                                    "SELECT id FROM volume_backups WHERE host = ? ORDER BY"
+                                    " created_at, id",
+                                    STORE_ARGS(P(host)));
+    if (!backups) {
+        json_decref(vols);
+        return NULL;
+    }
+    return json_pack("{s:o, s:o}", "volumes", vols, "backups", backups);
 }
 
 /* ---- report ------------------------------------------------------------------- */
@@ -251,12 +271,18 @@ static int apply_exports(struct store_conn *c, const char *volume_id, json_t *ex
         json_t *x;
         char *text;
         int64_t n;
+        json_t *one;
         if (!att || !json_is_string(json_object_get(e, "iqn")))
             continue;
+        one = json_integer(1);
         x = json_pack("{s:O, s:O, s:O}", "portal",
                       json_object_get(e, "portal") ? json_object_get(e, "portal") : json_null(),
                       "iqn", json_object_get(e, "iqn"), "lun",
-                      json_object_get(e, "lun") ? json_object_get(e, "lun") : json_integer(1));
+                      json_object_get(e, "lun") ? json_object_get(e, "lun") : one);
+        /* What the target serves: a file backend's qcow2 bytes, or raw. */
+        if (json_is_string(json_object_get(e, "format")))
+            json_object_set(x, "format", json_object_get(e, "format"));
+        json_decref(one);
         text = json_dumps(x, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(x);
         n = store_exec(c, err,

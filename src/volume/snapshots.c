@@ -445,7 +445,7 @@ json_t *vol_backup_update(struct store_conn *c, const struct auth_ctx *ctx, cons
 int vol_backup_delete(struct store_conn *c, const struct auth_ctx *ctx, const char *id,
                       bool force, struct st_err *err)
 {
-    json_t *o = vol_backup_get(c, ctx, id, err), *args;
+    json_t *o = vol_backup_get(c, ctx, id, err);
     const char *st;
     char host[256] = "";
     struct store_stmt *s;
@@ -469,17 +469,11 @@ int vol_backup_delete(struct store_conn *c, const struct auth_ctx *ctx, const ch
     if (store_next(s, err) > 0 && store_text(s, 0))
         ST_IGNORE(st_snprintf(host, sizeof(host), "%s", store_text(s, 0)));
     store_done(s);
-    /* The row goes now; the file goes with a task to its host (harmless to
-     * repeat, and an agent that does not know it only leaves a file). */
-    args = json_pack("{s:s, s:O}", "backup_id", id, "volume_id", json_object_get(o, "volume_id"));
-    if ((host[0] &&
-         vol_task_add(c, host, json_string_value(json_object_get(o, "volume_id")),
-                      "volume_backup_delete", args, NULL, err) < 0) ||
-        store_exec(c, err, "DELETE FROM volume_backups WHERE id = ?", STORE_ARGS(P(id))) < 0) {
-        json_decref(args);
+    /* The row goes now; its host's desired "backups" no longer names it,
+     * so the agent removes the files (docs/agent-protocol.md, "Volumes"). */
+    if (store_exec(c, err, "DELETE FROM volume_backups WHERE id = ?", STORE_ARGS(P(id))) < 0 ||
+        vol_bump(c, host[0] ? host : NULL, err) < 0)
         goto fail;
-    }
-    json_decref(args);
     if (store_commit(c, err) < 0)
         goto fail;
     revision_notify();

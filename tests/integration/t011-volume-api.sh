@@ -91,6 +91,7 @@ ST_TOKEN=$(os token issue -f value -c id)
 PROJECT=$(os token issue -f value -c project_id)
 
 # ---- discovery, services, types ----------------------------------------------
+check_eq "bootstrap's openrc pins the newest volume microversion" "3.60" "${OS_VOLUME_API_VERSION:-}"
 api GET /volume/v3
 check_eq "GET /volume/v3 answers" 200 "$CODE"
 check_match "the version document names microversions 3.0 to 3.60" '"min_version":"3.0".*|"version":"3.60"' \
@@ -231,6 +232,8 @@ check_eq "a volume with snapshots is not deleted" available "$(vstatus vol1)"
 BK=$(os volume backup create --name bk1 vol1 -f value -c id 2>&1)
 check_match "volume backup create --name bk1 vol1" '^[0-9a-f-]{36}$' "$BK"
 check_eq "the volume is backing-up" backing-up "$(vstatus vol1)"
+check_eq "the desired backups of the host list it before its task runs" "$BK" \
+    "$(dq '[.backups[].id] | join(",")' | tr -d '"')"
 TASK=$(dq ".tasks[] | select(.kind == \"volume_backup\")")
 check_eq "the host gets a volume_backup task" "$VOL $BK" "$(echo "$TASK" | jq -r '"\(.volume_id) \(.backup_id)"')"
 report "{\"tasks\": [{\"id\": $(echo "$TASK" | jq .id), \"status\": \"done\", \"result\": {\"size\": 4096}}]}"
@@ -310,6 +313,8 @@ api GET "/compute/v2.1/servers/$SRV/os-volume_attachments/$VOL" "" "OpenStack-AP
 schema "os-volume_attachments show" compute v2_79.servers show_volume_attachment
 api GET "/compute/v2.1/servers/$SRV" "" "OpenStack-API-Version: compute 2.79"
 schema "server show with a volume" compute v2_79.servers get_server
+check_eq "volume attachment list (openrc pins volume 3.60) shows it" "$AID" \
+    "$(os volume attachment list -f value -c ID 2>&1)"
 vapi GET "/attachments" "" "OpenStack-API-Version: volume 3.27"
 check_eq "Cinder's attachment records (3.27) have it attached" "$AID attached $SRV" \
     "$(body '.attachments[0] | "\(.id) \(.status) \(.instance)"')"
@@ -344,10 +349,10 @@ IAID=$(echo "$EXP" | jq -r .attachment_id)
 report "{\"volumes\": [{\"id\": \"$IS\", \"state\": \"available\", \"size\": 1,
     \"location\": {\"type\": \"file\", \"path\": \"/pool/volume-$IS.qcow2\", \"format\": \"qcow2\"},
     \"exports\": [{\"attachment_id\": \"$IAID\", \"portal\": \"127.0.0.1:3260\",
-                   \"iqn\": \"iqn.2026-01.invalid.stratus:$IAID\", \"lun\": 1}]}]}"
-check_eq "then the server's attachment is the iSCSI target with the same CHAP user" \
-    "iscsi 127.0.0.1:3260 iqn.2026-01.invalid.stratus:$IAID $(echo "$EXP" | jq -r .chap_user)" \
-    "$(dq ".servers[] | select(.id == \"$SRV\") | .volumes[0].connection | \"\(.type) \(.portal) \(.iqn) \(.chap_user)\"" | tr -d '"')"
+                   \"iqn\": \"iqn.2026-01.invalid.stratus:$IAID\", \"lun\": 1, \"format\": \"qcow2\"}]}]}"
+check_eq "then the server's attachment is the iSCSI target with the same CHAP user and format" \
+    "iscsi 127.0.0.1:3260 iqn.2026-01.invalid.stratus:$IAID $(echo "$EXP" | jq -r .chap_user) qcow2" \
+    "$(dq ".servers[] | select(.id == \"$SRV\") | .volumes[0].connection | \"\(.type) \(.portal) \(.iqn) \(.chap_user) \(.format)\"" | tr -d '"')"
 os server remove volume srv1 iscsivol >/dev/null 2>&1
 check_eq "detaching drops the export" "[]" "$(dq ".volumes[] | select(.id == \"$IS\") | .exports")"
 report "{\"servers\": [{\"id\": \"$SRV\", \"state\": \"running\", \"power_state\": 1, \"disk_generation\": 1, \"volumes\": []}]}"
@@ -437,9 +442,9 @@ check_eq "it is deleting, the desired state says delete" "deleting true" \
 report "{\"volumes\": [{\"id\": \"$VOL\", \"state\": \"gone\"}]}"
 check_match "gone once reported gone" "No volume with a name or ID|could not be found" "$(vstatus vol1)"
 check_eq "the backup outlives its volume" available "$(os volume backup show bk1 -f value -c status 2>&1)"
+check_eq "the host's desired backups name it" "$BK" "$(dq '[.backups[].id] | join(",")' | tr -d '"')"
 check "volume backup delete bk1" os volume backup delete bk1
-check_eq "  which asks the host to remove the file" "$BK" \
-    "$(dq '.tasks[] | select(.kind == "volume_backup_delete") | .backup_id' | tr -d '"')"
+check_eq "  after which they do not (the agent removes its files)" "[]" "$(dq '.backups')"
 
 stop_stratusd
 done_testing
