@@ -446,6 +446,10 @@ static void t07_backup_task_and_lvm_type(void **state)
     }
     assert_non_null(task);
     assert_string_equal(json_string_value(json_object_get(task, "volume_id")), vid);
+    /* the backup is in the host's desired "backups" before its task ran */
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(d, "backups"), 0), "id")),
+                        json_string_value(json_object_get(b, "id")));
     snprintf(buf, sizeof(buf),
              "{\"tasks\": [{\"id\": \"%s\", \"status\": \"done\", \"result\": {\"size\": 77}}]}",
              json_string_value(json_object_get(task, "id")));
@@ -455,6 +459,12 @@ static void t07_backup_task_and_lvm_type(void **state)
     t = vol_backup_get(f->c, &f->alice, json_string_value(json_object_get(b, "id")), &err);
     assert_string_equal(json_string_value(json_object_get(t, "status")), "available");
     json_decref(t);
+    assert_int_equal(vol_backup_delete(f->c, &f->alice, json_string_value(json_object_get(b, "id")),
+                                       false, &err),
+                     0);
+    d = desired(f);
+    assert_int_equal(json_array_size(json_object_get(d, "backups")), 0);
+    json_decref(d);
     json_decref(b);
     /* no lvm type until a host brings the backend */
     assert_null(vol_type_get(f->c, &f->admin, "lvm", &err));
