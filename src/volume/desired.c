@@ -385,6 +385,11 @@ static int apply_volume(struct store_conn *c, const char *host, json_t *e, bool 
                      : 0;
         goto out;
     }
+    if (!strcmp(st, "creating") && !strcmp(r.status, "creating") && r.image_id) {
+        /* Cinder's name for a volume whose image is being copied in. */
+        rc = vol_set_status(c, id, "downloading", err);
+        goto out;
+    }
     if (strcmp(st, "available"))
         goto out; /* creating: still at work */
     {

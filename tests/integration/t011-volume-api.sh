@@ -193,6 +193,8 @@ IV=$(os volume create --size 1 --image img ivol -f value -c id 2>&1)
 check_match "volume create --image img" '^[0-9a-f-]{36}$' "$IV"
 check_eq "the desired source is the image" "image $IMG raw" \
     "$(dq ".volumes[] | select(.id == \"$IV\") | .source | \"\(.type) \(.image.id) \(.image.disk_format)\"" | tr -d '"')"
+report "{\"volumes\": [{\"id\": \"$IV\", \"state\": \"creating\", \"size\": 1}]}"
+check_eq "while its host copies the image in, it is downloading" downloading "$(vstatus ivol)"
 available "$IV"
 check_eq "a volume from an image is bootable and shows the image" "true img" \
     "$(os volume show ivol -f json 2>&1 | jq -r '"\(.bootable) \(.volume_image_metadata.image_name)"')"
