@@ -27,6 +27,7 @@
 #include "network/network.h"
 #include "network/neutron.h"
 #include "store/store.h"
+#include "volume/volume.h"
 #include "common/banned.h"
 
 #define STRATUS_VERSION "0.1.0"
@@ -197,6 +198,12 @@ int main(int argc, char **argv)
         goto fail;
     /* Compute reaches servers' ports only through this provider (compute/ports.h). */
     compute_ports_register(&net_compute_ports);
+    /* ... and volumes only through this one (compute/volumes.h). */
+    {
+        struct vol_conf vc = {compute.service_down_time, compute.default_az};
+        vol_configure(&vc);
+        compute_volumes_register(&vol_compute_volumes);
+    }
     struct app app = {
         .compute = &compute,
         .cfg = cfg,

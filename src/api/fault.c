@@ -78,8 +78,17 @@ void api_fault(struct api_resp *resp, enum api_service svc, const struct st_err 
         status = 500;
     switch (svc) {
     case SVC_COMPUTE:
-    case SVC_VOLUME:
         body = json_pack("{s:{s:i, s:s}}", st_err_key(err->kind), "code", status, "message", msg);
+        break;
+    case SVC_VOLUME:
+        /* Cinder's fault names (cinder/api/openstack/wsgi.py Fault). */
+        body = json_pack("{s:{s:i, s:s}}",
+                         status == 413   ? "overLimit"
+                         : status == 405 ? "badMethod"
+                         : status == 415 ? "badMediaType"
+                         : status >= 500 && status != 501 && status != 503 ? "computeFault"
+                                                                            : st_err_key(err->kind),
+                         "code", status, "message", msg);
         break;
     case SVC_NETWORK:
         body = json_pack("{s:{s:s, s:s, s:s}}", "NeutronError", "type", neutron_type(err),

@@ -11,6 +11,7 @@
 #include "api/servers.h"
 #include "api/router.h"
 #include "api/versions.h"
+#include "api/volume.h"
 #include "common/banned.h"
 
 void api_register_routes(struct router *r)
@@ -24,4 +25,5 @@ void api_register_routes(struct router *r)
     router_add(r, keypair_routes, keypair_routes_count);
     router_add(r, network_routes, network_routes_count);
     router_add(r, internal_routes, internal_routes_count);
+    router_add(r, volume_routes, volume_routes_count);
 }

@@ -17,6 +17,7 @@
 #include "common/util.h"
 #include "compute/host.h"
 #include "compute/server.h"
+#include "compute/volumes.h"
 #include "network/network.h"
 #include "common/banned.h"
 
@@ -171,7 +172,19 @@ static json_t *server_view(const struct api_req *req, const struct server_rec *r
         json_object_set_new(o, "OS-EXT-STS:task_state", st_json_str_or_null(r->task_state));
         json_object_set_new(o, "OS-EXT-STS:vm_state", json_string(r->vm_state));
         json_object_set_new(o, "OS-EXT-STS:power_state", json_integer(r->power_state));
-        json_object_set_new(o, "os-extended-volumes:volumes_attached", json_array());
+        {
+            /* Nova lists delete_on_termination from 2.3. */
+            struct st_err verr = ST_ERR_INIT;
+            json_t *va = compute_volumes() && req->db
+                             ? compute_volumes()->attached(req->db, r->id, &verr)
+                             : NULL, *e;
+            size_t vi;
+            if (!va)
+                va = json_array();
+            if (!api_mv(req, 2, 3))
+                json_array_foreach(va, vi, e) json_object_del(e, "delete_on_termination");
+            json_object_set_new(o, "os-extended-volumes:volumes_attached", va);
+        }
         json_object_set_new(o, "config_drive", json_string(r->config_drive ? "True" : ""));
         if (admin) {
             struct st_buf iname = ST_BUF_INIT;
@@ -259,6 +272,116 @@ static int int_field(json_t *in, const char *key, int dflt, int *out, struct st_
     return 0;
 }
 
+/* "block_device_mapping_v2" (and the legacy "block_device_mapping" of a
+ * volume): the entries that make or attach volumes go into 'sc'; the
+ * image's own local disk (source image, destination local) is imageRef's. */
+static int parse_bdms(json_t *in, struct server_create *sc, struct compute_bdm *bdms, size_t max,
+                      struct st_err *err)
+{
+    json_t *list = json_object_get(in, "block_device_mapping_v2"), *e;
+    json_t *legacy = json_object_get(in, "block_device_mapping");
+    size_t i;
+    bool v2 = list != NULL;
+    sc->bdms = bdms;
+    sc->nbdms = 0;
+    if (!list)
+        list = legacy;
+    if (!list)
+        return 0;
+    if (!json_is_array(list) || json_array_size(list) > max) {
+        st_err_set(err, ST_ERR_BAD_REQUEST,
+                   "Invalid input for field 'block_device_mapping_v2': at most %zu entries", max);
+        return -1;
+    }
+    json_array_foreach(list, i, e)
+    {
+        struct compute_bdm b = {NULL, "volume", NULL, 0, -1, false, NULL};
+        json_t *bi = json_object_get(e, "boot_index");
+        const char *dest = NULL;
+        if (!json_is_object(e) ||
+            jget_str(e, "source_type", false, 16, &b.source_type, err) < 0 ||
+            jget_str(e, "destination_type", false, 16, &dest, err) < 0 ||
+            jget_str(e, "uuid", false, 64, &b.uuid, err) < 0 ||
+            jget_str(e, "volume_type", false, 255, &b.volume_type, err) < 0) {
+            if (!st_err_is_set(err))
+                st_err_set(err, ST_ERR_BAD_REQUEST,
+                           "Invalid input for field 'block_device_mapping_v2'");
+            return -1;
+        }
+        if (!v2) {
+            /* legacy: {"volume_id", "device_name", "delete_on_termination"} */
+            if (jget_str(e, "volume_id", true, 64, &b.uuid, err) < 0)
+                return -1;
+            b.source_type = "volume";
+            const char *dn = json_string_value(json_object_get(e, "device_name"));
+            if (dn && (!strcmp(dn, "vda") || !strcmp(dn, "/dev/vda")))
+                b.boot_index = 0;
+        }
+        if (!b.source_type)
+            b.source_type = "volume";
+        if (dest)
+            b.destination_type = dest;
+        if (json_is_integer(bi))
+            b.boot_index = (int) json_integer_value(bi);
+        else if (json_is_string(bi)) {
+            int64_t n;
+            if (st_parse_i64(json_string_value(bi), -1, 64, &n) < 0) {
+                st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid input for field 'boot_index'");
+                return -1;
+            }
+            b.boot_index = (int) n;
+        }
+        {
+            json_t *vs = json_object_get(e, "volume_size");
+            int64_t n = 0;
+            if (json_is_integer(vs))
+                n = json_integer_value(vs);
+            else if (json_is_string(vs) && st_parse_i64(json_string_value(vs), 1, 16384, &n) < 0)
+                n = -1;
+            if (n < 0 || n > 16384) {
+                st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid input for field 'volume_size'");
+                return -1;
+            }
+            b.volume_size = n;
+        }
+        {
+            json_t *d = json_object_get(e, "delete_on_termination");
+            bool v = false;
+            b.delete_on_termination =
+                json_is_true(d) ||
+                (json_is_string(d) && st_parse_bool(json_string_value(d), &v) == 0 && v);
+        }
+        if (strcmp(b.source_type, "volume") && strcmp(b.source_type, "image") &&
+            strcmp(b.source_type, "snapshot") && strcmp(b.source_type, "blank")) {
+            st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid input for field 'source_type'");
+            return -1;
+        }
+        if (!strcmp(b.destination_type, "local")) {
+            /* The image disk itself (source image, boot 0): imageRef's job. */
+            if (!strcmp(b.source_type, "image") && b.uuid && (!sc->image_ref || !*sc->image_ref))
+                sc->image_ref = b.uuid;
+            continue;
+        }
+        if (strcmp(b.destination_type, "volume")) {
+            st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid input for field 'destination_type'");
+            return -1;
+        }
+        if (strcmp(b.source_type, "volume") && strcmp(b.source_type, "blank") &&
+            b.volume_size < 1 && strcmp(b.source_type, "snapshot")) {
+            st_err_set(err, ST_ERR_BAD_REQUEST,
+                       "Block Device Mapping is Invalid: You specified more local devices than "
+                       "the limit allows or a volume without volume_size.");
+            return -1;
+        }
+        if (!strcmp(b.source_type, "blank") && b.volume_size < 1) {
+            st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid input for field 'volume_size'");
+            return -1;
+        }
+        bdms[sc->nbdms++] = b;
+    }
+    return 0;
+}
+
 static int servers_create(struct api_req *req, struct api_resp *resp, struct st_err *err)
 {
     json_t *body = api_body_json(req, err), *in, *ids, *cd;
@@ -288,9 +411,12 @@ static int servers_create(struct api_req *req, struct api_resp *resp, struct st_
                    "whitespace");
         return -1;
     }
-    if (!sc.image_ref || !*sc.image_ref) {
-        st_err_set(err, ST_ERR_BAD_REQUEST, "Booting from a volume is not supported yet: "
-                                            "imageRef is required");
+    struct compute_bdm bdms[16];
+    if (parse_bdms(in, &sc, bdms, ST_ARRAY_SIZE(bdms), err) < 0)
+        return -1;
+    if ((!sc.image_ref || !*sc.image_ref) && !sc.nbdms) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid input for field 'imageRef': it is required "
+                                            "unless a block device mapping boots the server");
         return -1;
     }
     if (api_mv(req, 2, 19) &&
@@ -349,11 +475,6 @@ static int servers_create(struct api_req *req, struct api_resp *resp, struct st_
     } else if (!sc.networks && api_mv(req, 2, 37)) {
         st_err_set(err, ST_ERR_BAD_REQUEST,
                    "Invalid input for field 'networks': it is required from microversion 2.37");
-        return -1;
-    }
-    if (json_object_get(in, "block_device_mapping_v2") ||
-        json_object_get(in, "block_device_mapping")) {
-        st_err_set(err, ST_ERR_BAD_REQUEST, "Block device mappings are not supported yet");
         return -1;
     }
     sc.request_id = req->request_id;

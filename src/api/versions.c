@@ -100,6 +100,14 @@ static int volume_versions(struct api_req *req, struct api_resp *resp, struct st
     return 0;
 }
 
+/* GET /volume/v3: Cinder answers its versioned root with the list of one. */
+static int volume_version(struct api_req *req, struct api_resp *resp, struct st_err *err)
+{
+    (void) err;
+    api_reply(resp, 200, json_pack("{s:[o]}", "versions", volume_v3(req)));
+    return 0;
+}
+
 const struct route version_routes[] = {
     /* The root answers as Keystone does, so an auth URL without /identity
      * also works. */
@@ -112,5 +120,6 @@ const struct route version_routes[] = {
     {"GET", "/image/versions", image_versions, 0, SVC_IMAGE},
     {"GET", "/network", network_versions, 0, SVC_NETWORK},
     {"GET", "/volume", volume_versions, 0, SVC_VOLUME},
+    {"GET", "/volume/v3", volume_version, 0, SVC_VOLUME},
 };
 const size_t version_routes_count = sizeof(version_routes) / sizeof(version_routes[0]);

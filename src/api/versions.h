@@ -17,8 +17,10 @@
  * itself, so it would fail. */
 #define API_COMPUTE_CLIENT_VERSION "2.91"
 #define API_VOLUME_MAX_MAJOR 3
-#define API_VOLUME_MAX_MINOR 0
-#define API_VOLUME_MAX_VERSION "3.0"
+#define API_VOLUME_MAX_MINOR 60
+#define API_VOLUME_MAX_VERSION "3.60"
+/* What bootstrap pins for the volume commands of the stock CLI. */
+#define API_VOLUME_CLIENT_VERSION "3.60"
 
 extern const struct route version_routes[];
 extern const size_t version_routes_count;

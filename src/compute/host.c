@@ -13,6 +13,7 @@
 #include "common/util.h"
 #include "compute/internal.h"
 #include "compute/stats.h"
+#include "compute/volumes.h"
 #include "store/revision.h"
 #include "common/banned.h"
 
@@ -151,6 +152,8 @@ json_t *host_register(struct store_conn *c, const char *name, json_t *info, stru
         return NULL;
     }
     free(cpu_text);
+    if (compute_volumes() && compute_volumes()->host_register(c, name, info, err) < 0)
+        return NULL;
     rev = revision_get(c, name, err);
     if (rev < 0 || host_id_of(c, name, id, err) < 0)
         return NULL;
@@ -238,6 +241,16 @@ static json_t *server_doc(struct store_conn *c, struct store_stmt *s, struct st_
         }
         json_object_set_new(o, "nics", nics);
     }
+    if (compute_volumes()) {
+        json_t *vols = compute_volumes()->server_volumes(c, id, err);
+        if (!vols) {
+            json_decref(o);
+            json_decref(images);
+            json_decref(flavor);
+            return NULL;
+        }
+        json_object_set_new(o, "volumes", vols);
+    }
     json_decref(images);
     json_decref(flavor);
     json_object_set_new(o, "power_generation", json_integer(store_int(s, 23)));
@@ -300,11 +313,16 @@ json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err)
     if (!s)
         goto fail;
     tasks = json_array();
-    while ((rc = store_next(s, err)) > 0)
-        json_array_append_new(tasks, json_pack("{s:s, s:s, s:s, s:o}", "id", store_text(s, 0),
-                                               "server_id", store_text(s, 1), "kind",
-                                               store_text(s, 2), "args",
-                                               parse_or(store_text(s, 3), json_object())));
+    while ((rc = store_next(s, err)) > 0) {
+        json_t *t = json_pack("{s:s, s:s, s:s, s:o}", "id", store_text(s, 0), "server_id",
+                              store_text(s, 1), "kind", store_text(s, 2), "args",
+                              parse_or(store_text(s, 3), json_object()));
+        /* Volume tasks also carry their arguments beside the id
+         * (docs/agent-protocol.md, "Volumes"). */
+        if (!strncmp(store_text(s, 2), "volume_", 7))
+            json_object_update_missing(t, json_object_get(t, "args"));
+        json_array_append_new(tasks, t);
+    }
     store_done(s);
     if (rc < 0)
         goto fail;
@@ -320,9 +338,19 @@ json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err)
         goto fail;
     {
         json_t *net = compute_ports_host_desired(c, name, err);
+        json_t *vol = NULL;
         json_t *doc;
         if (!net)
             goto fail;
+        if (compute_volumes()) {
+            vol = compute_volumes()->host_desired(c, name, err);
+            if (!vol) {
+                json_decref(net);
+                goto fail;
+            }
+            json_object_update(net, vol);
+            json_decref(vol);
+        }
         store_rollback(c);
         doc = json_pack("{s:s, s:I, s:o, s:o}", "host", name, "revision", (json_int_t) rev,
                         "servers", servers, "tasks", tasks);
@@ -541,7 +569,7 @@ static int apply_task(struct store_conn *c, const char *host, json_t *rep, bool 
     const char *status = json_string_value(json_object_get(rep, "status"));
     const char *error = json_string_value(json_object_get(rep, "error"));
     json_t *result = json_object_get(rep, "result");
-    char server[37] = "", kind[16] = "", *rtext = NULL;
+    char server[37] = "", kind[32] = "", *rtext = NULL;
     struct store_stmt *s;
     int64_t n;
     int rc;
@@ -574,6 +602,21 @@ static int apply_task(struct store_conn *c, const char *host, json_t *rep, bool 
     if (n < 0)
         return -1;
     *bump = true;
+    if (!strncmp(kind, "volume_", 7)) {
+        struct store_stmt *a = store_query(c, err, "SELECT args FROM tasks WHERE id = ?",
+                                           STORE_ARGS(P(id)));
+        json_t *args = NULL;
+        if (!a)
+            return -1;
+        if (store_next(a, err) > 0)
+            args = json_loads(store_text(a, 0), 0, NULL);
+        store_done(a);
+        rc = compute_volumes() ? compute_volumes()->task_done(c, host, id, kind, args, ok, result,
+                                                              error, err)
+                               : 0;
+        json_decref(args);
+        return rc;
+    }
     if (!strcmp(kind, "reboot")) {
         return store_exec(c, err,
                           "UPDATE servers SET task_state = NULL, vm_state = CASE WHEN ? = 1"
@@ -653,6 +696,8 @@ json_t *host_report(struct store_conn *c, const struct compute_conf *conf, const
         if (apply_server(c, name, v, &bump, err) < 0)
             goto fail;
     }
+    if (compute_volumes() && compute_volumes()->host_report(c, name, report, &bump, err) < 0)
+        goto fail;
     if (compute_ports_host_report(c, name, report, err) < 0 ||
         server_stats_apply(c, name, report, err) < 0)
         goto fail;
@@ -676,8 +721,9 @@ int host_may_upload(struct store_conn *c, const char *name, const char *image_id
                     struct st_err *err)
 {
     struct store_stmt *s = store_query(c, err,
-                                       "SELECT args FROM tasks WHERE host = ? AND kind ="
-                                       " 'snapshot' AND status = 'pending'",
+                                       "SELECT args FROM tasks WHERE host = ? AND kind IN"
+                                       " ('snapshot', 'volume_upload_image') AND status ="
+                                       " 'pending'",
                                        STORE_ARGS(P(name)));
     int rc, found = 0;
     if (!s)

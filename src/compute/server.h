@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "compute/volumes.h"
 #include "identity/policy.h"
 #include "store/store.h"
 
@@ -90,6 +91,8 @@ struct server_create {
     bool config_drive;
     int min_count, max_count;
     const char *request_id;
+    const struct compute_bdm *bdms; /* block_device_mapping_v2 to volumes */
+    size_t nbdms;
 };
 
 /* Creates the servers; returns a new array of their ids (min..max of them)

@@ -268,7 +268,25 @@ json_t *server_create(struct store_conn *c, const struct compute_conf *conf,
             nics[nnics++] = (struct compute_nic_request){uuid, port, fixed};
         }
     }
-    images = server_boot_images(c, ctx, req->image_ref, err);
+    bool boot_volume = false;
+    char bdm_image[37] = "";
+    for (size_t b = 0; b < req->nbdms; b++)
+        boot_volume |= req->bdms[b].boot_index == 0 &&
+                       !strcmp(req->bdms[b].destination_type, "volume");
+    if (req->nbdms && !compute_volumes()) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "Block device mappings need the volume service");
+        goto fail;
+    }
+    if (boot_volume &&
+        compute_volumes()->boot_image(c, ctx, req->bdms, req->nbdms, bdm_image, err) < 0)
+        goto fail;
+    if (boot_volume && !bdm_image[0] && (!req->image_ref || !*req->image_ref)) {
+        st_err_set(err, ST_ERR_BAD_REQUEST,
+                   "Block Device Mapping is Invalid: the boot volume was not made from an "
+                   "image, so there is no kernel to boot.");
+        goto fail;
+    }
+    images = server_boot_images(c, ctx, bdm_image[0] ? bdm_image : req->image_ref, err);
     if (!images)
         goto fail;
     flavor = server_boot_flavor(c, ctx, req->flavor_ref, err);
@@ -276,7 +294,7 @@ json_t *server_create(struct store_conn *c, const struct compute_conf *conf,
         goto fail;
     vcpus = json_integer_value(json_object_get(flavor, "vcpus"));
     ram = json_integer_value(json_object_get(flavor, "ram"));
-    root = json_integer_value(json_object_get(flavor, "disk"));
+    root = boot_volume ? 0 : json_integer_value(json_object_get(flavor, "disk"));
     disk = root + json_integer_value(json_object_get(flavor, "ephemeral")) +
            (json_integer_value(json_object_get(flavor, "swap")) + 1023) / 1024;
     {
@@ -406,6 +424,9 @@ json_t *server_create(struct store_conn *c, const struct compute_conf *conf,
         if (compute_ports_create(c, ctx, id, r > 0 ? host : NULL, az ? az : conf->default_az,
                                  nics, nnics, req->security_groups, err) < 0)
             goto rollback;
+        if (req->nbdms && compute_volumes()->boot(c, ctx, id, r > 0 ? host : NULL, req->bdms,
+                                                  req->nbdms, err) < 0)
+            goto rollback;
         for (size_t t = 0; req->tags && t < json_array_size(req->tags); t++)
             if (store_exec(c, err,
                            "INSERT INTO server_tags (server_id, tag) VALUES (?, ?)"
@@ -481,6 +502,7 @@ out:
 int server_purge(struct store_conn *c, const char *id, struct st_err *err)
 {
     return compute_ports_release(c, id, err) < 0 ||
+                   (compute_volumes() && compute_volumes()->release(c, id, err) < 0) ||
                    store_exec(c, err, "DELETE FROM tasks WHERE server_id = ?",
                               STORE_ARGS(P(id))) < 0 ||
                    server_actions_finish(c, id, "Success", NULL, err) < 0 ||

@@ -126,6 +126,9 @@ static int write_client_files(struct ctx *ctx, const char *url, const char *pass
      * the README shows do not exist. */
     st_buf_adds(&rc, "\nexport OS_INTERFACE=public\nexport OS_COMPUTE_API_VERSION="
                      API_COMPUTE_CLIENT_VERSION "\n");
+    /* Likewise the volume API: cinderclient asks for 3.0 otherwise, where
+     * `volume attachment list` and the backups' newer fields do not exist. */
+    st_buf_adds(&rc, "export OS_VOLUME_API_VERSION=" API_VOLUME_CLIENT_VERSION "\n");
 
     st_buf_adds(&yaml, "# stratus admin credentials for openstack CLI and SDK: "
                        "OS_CLIENT_CONFIG_FILE=this file, --os-cloud stratus\n"
@@ -137,7 +140,8 @@ static int write_client_files(struct ctx *ctx, const char *url, const char *pass
                        "      project_domain_name: Default\n    region_name: ");
     yaml_quote(&yaml, region);
     st_buf_adds(&yaml, "\n    interface: public\n    identity_api_version: 3\n"
-                       "    compute_api_version: '" API_COMPUTE_CLIENT_VERSION "'\n");
+                       "    compute_api_version: '" API_COMPUTE_CLIENT_VERSION "'\n"
+                       "    volume_api_version: '" API_VOLUME_CLIENT_VERSION "'\n");
 
     st_buf_addf(&path, "%s/openrc", ctx->data_dir);
     if (st_write_file(path.buf, rc.buf, rc.len, 0600, err) < 0)

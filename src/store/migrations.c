@@ -474,6 +474,128 @@ static const char m007_server_stats[] =
     " updated_at BIGINT NOT NULL);"
     "ALTER TABLE hosts ADD COLUMN disk_available_least BIGINT;";
 
+/* Cinder: volume types and their extra specs (volume_backend_name picks a
+ * backend), volume services (one per backend a host registers), volumes
+ * with their intent (size, source, delete) and what their host reported
+ * (location, actual size), snapshots, backups (which outlive their volume:
+ * no foreign key), attachments (one per volume: the UNIQUE makes a second
+ * attach lose the race in the store, not in C) and volume quotas.  The
+ * type 'file' exists from the start: the default backend. */
+static const char m008_volumes[] =
+    "CREATE TABLE volume_types ("
+    " id TEXT PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " description TEXT,"
+    " is_public INTEGER NOT NULL DEFAULT 1,"
+    " created_at BIGINT NOT NULL);"
+    "CREATE TABLE volume_type_specs ("
+    " type_id TEXT NOT NULL REFERENCES volume_types(id) ON DELETE CASCADE,"
+    " key TEXT NOT NULL,"
+    " value TEXT NOT NULL,"
+    " PRIMARY KEY (type_id, key));"
+    "INSERT INTO volume_types (id, name, description, is_public, created_at) VALUES"
+    " ('5b9a3a2e-0d6c-4e51-9d3c-6a2f8a1f0f01', 'file', 'qcow2 files in a pool directory', 1, 0);"
+    "INSERT INTO volume_type_specs (type_id, key, value) VALUES"
+    " ('5b9a3a2e-0d6c-4e51-9d3c-6a2f8a1f0f01', 'volume_backend_name', 'file');"
+    "CREATE TABLE volume_services ("
+    " host TEXT NOT NULL REFERENCES hosts(name) ON DELETE CASCADE,"
+    " backend TEXT NOT NULL,"
+    " total_gb BIGINT NOT NULL DEFAULT 0,"
+    " free_gb BIGINT NOT NULL DEFAULT 0,"
+    " iscsi INTEGER NOT NULL DEFAULT 0,"
+    " enabled INTEGER NOT NULL DEFAULT 1,"
+    " disabled_reason TEXT,"
+    " updated_at BIGINT NOT NULL,"
+    " PRIMARY KEY (host, backend));"
+    "CREATE TABLE volumes ("
+    " id TEXT PRIMARY KEY,"
+    " project_id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " name TEXT,"
+    " description TEXT,"
+    " size BIGINT NOT NULL,"                 /* desired GiB */
+    " actual_size BIGINT NOT NULL DEFAULT 0," /* reported GiB */
+    " type_id TEXT NOT NULL REFERENCES volume_types(id),"
+    " host TEXT,"                            /* NULL: no backend was found */
+    " backend TEXT NOT NULL,"
+    " availability_zone TEXT NOT NULL DEFAULT 'nova',"
+    " status TEXT NOT NULL,"
+    " previous_status TEXT,"
+    " bootable INTEGER NOT NULL DEFAULT 0,"
+    " readonly INTEGER NOT NULL DEFAULT 0,"
+    " metadata TEXT NOT NULL DEFAULT '{}',"
+    " image_metadata TEXT,"                  /* volume_image_metadata */
+    " source TEXT,"                          /* the desired state's source (JSON) */
+    " snapshot_id TEXT,"
+    " source_volid TEXT,"
+    " image_id TEXT,"
+    " backup_id TEXT,"                       /* restoring from it */
+    " delete_requested INTEGER NOT NULL DEFAULT 0,"
+    " location TEXT,"                        /* reported (JSON) */
+    " fault TEXT,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL);"
+    "CREATE INDEX volumes_project ON volumes (project_id);"
+    "CREATE INDEX volumes_host ON volumes (host);"
+    "CREATE TABLE volume_snapshots ("
+    " id TEXT PRIMARY KEY,"
+    " volume_id TEXT NOT NULL REFERENCES volumes(id),"
+    " project_id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " name TEXT,"
+    " description TEXT,"
+    " size BIGINT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " metadata TEXT NOT NULL DEFAULT '{}',"
+    " delete_requested INTEGER NOT NULL DEFAULT 0,"
+    " fault TEXT,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL);"
+    "CREATE INDEX volume_snapshots_volume ON volume_snapshots (volume_id);"
+    "CREATE TABLE volume_backups ("
+    " id TEXT PRIMARY KEY,"
+    " volume_id TEXT NOT NULL,"
+    " snapshot_id TEXT,"
+    " project_id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " name TEXT,"
+    " description TEXT,"
+    " size BIGINT NOT NULL,"                 /* GiB of the volume */
+    " size_bytes BIGINT,"                    /* on disk, reported */
+    " checksum TEXT,"
+    " host TEXT,"                            /* where the backup file is */
+    " availability_zone TEXT NOT NULL DEFAULT 'nova',"
+    " status TEXT NOT NULL,"
+    " metadata TEXT NOT NULL DEFAULT '{}',"
+    " fail_reason TEXT,"
+    " task_id TEXT,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL);"
+    "CREATE TABLE volume_attachments ("
+    " id TEXT PRIMARY KEY,"
+    " volume_id TEXT NOT NULL UNIQUE REFERENCES volumes(id),"
+    " server_id TEXT,"
+    " host TEXT,"                            /* the server's host */
+    " device TEXT,"
+    " boot_index INTEGER,"
+    " delete_on_termination INTEGER NOT NULL DEFAULT 0,"
+    " status TEXT NOT NULL,"                 /* reserved attaching attached detaching */
+    " mode TEXT NOT NULL DEFAULT 'rw',"
+    " transport TEXT NOT NULL DEFAULT 'file'," /* file | block | iscsi */
+    " chap_user TEXT,"
+    " chap_secret TEXT,"
+    " export TEXT,"                          /* reported portal/iqn/lun (JSON) */
+    " fault TEXT,"
+    " attached_at BIGINT,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " UNIQUE (server_id, device));"
+    "CREATE TABLE volume_quotas ("
+    " project_id TEXT NOT NULL,"
+    " resource TEXT NOT NULL,"
+    " hard_limit BIGINT NOT NULL,"
+    " PRIMARY KEY (project_id, resource));";
+
 const struct store_migration store_migrations[] = {
     {1, "identity", m001_identity},
     {2, "images", m002_images},
@@ -482,6 +604,7 @@ const struct store_migration store_migrations[] = {
     {5, "network", m005_network},
     {6, "power generation", m006_power_generation},
     {7, "server stats", m007_server_stats},
+    {8, "volumes", m008_volumes},
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);
