@@ -31,6 +31,9 @@ struct domain_paths {
     const char *disk_swap;   /* swap disk (flavor.swap_mb > 0) */
     const char *seed;        /* NoCloud or config-drive ISO, attached as a CD-ROM */
     const char *console_log; /* serial log file */
+    const char *console_socket; /* the serial console as a UNIX socket QEMU listens
+                                   on (the agent's console relay); NULL: a pty */
+    const char *vnc_socket;  /* VNC on this UNIX socket instead of an address */
     const char *kernel;      /* direct boot: cached kernel and ramdisk (the rescue
                                 image's while rescued); non-NULL = direct boot */
     const char *initrd;
