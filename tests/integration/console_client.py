@@ -9,7 +9,8 @@
   console_client.py status URL             print what connecting gives:
         "rejected STATUS", "closed CODE REASON" or "open"
   console_client.py throughput URL SECONDS print MiB/s read from a VNC
-        console (frame buffer updates asked for in a loop)
+        console (frame buffer updates asked for in a loop); URL may be
+        unix:PATH for QEMU's VNC socket itself, for comparison
 """
 import asyncio
 import base64
@@ -82,15 +83,42 @@ async def recv_n(ws, buf, n):
     while len(buf[0]) < n:
         m = await ws.recv()
         buf[0] += m if isinstance(m, bytes) else base64.b64decode(m)
-    out, buf[0] = buf[0][:n], buf[0][n:]
+    out = bytes(buf[0][:n])
+    del buf[0][:n]
     return out
+
+
+class UnixStream:
+    """The two calls of a websockets connection, on a UNIX socket."""
+
+    def __init__(self, path):
+        self.path = path
+
+    async def __aenter__(self):
+        self.r, self.w = await asyncio.open_unix_connection(self.path, limit=1 << 22)
+        return self
+
+    async def __aexit__(self, *a):
+        self.w.close()
+
+    async def send(self, b):
+        self.w.write(b)
+        await self.w.drain()
+
+    async def recv(self):
+        b = await self.r.read(1 << 20)
+        if not b:
+            raise EOFError
+        return b
 
 
 async def throughput(url, seconds):
     """RFB 3.8 with no authentication, raw encoding, then non-incremental
     updates of the whole screen as fast as they come."""
-    async with websockets.connect(url, open_timeout=15, max_size=None) as ws:
-        buf = [b""]
+    conn = (UnixStream(url[5:]) if url.startswith("unix:")
+            else websockets.connect(url, open_timeout=15, max_size=None))
+    async with conn as ws:
+        buf = [bytearray()]
         await recv_n(ws, buf, 12)
         await ws.send(b"RFB 003.008\n")
         n = (await recv_n(ws, buf, 1))[0]
