@@ -6,6 +6,9 @@
 #include "agent/console.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -39,7 +42,7 @@ struct relay {
 };
 
 struct consoles {
-    char *host, *secret, *instances_path;
+    char *host, *secret, *instances_path, *uri;
     char *addr, *port; /* the controller */
     char *hostport;    /* for the Host header */
     struct relay *relays;
@@ -77,6 +80,35 @@ static int dial_unix(const char *path, struct st_err *err)
             close(fd);
         return -1;
     }
+    return fd;
+}
+
+/* A new connection to the VNC server of server 'id''s domain, from
+ * libvirt (the domain's VNC listens nowhere). */
+static int dial_vnc(const char *uri, const char *id, struct st_err *err)
+{
+    virConnectPtr conn = virConnectOpen(uri);
+    virDomainPtr dom = NULL;
+    char name[64];
+    int fd = -1;
+
+    if (!conn) {
+        st_err_set(err, ST_ERR_UNAVAILABLE, "cannot connect to libvirt: %s",
+                   virGetLastErrorMessage());
+        return -1;
+    }
+    if (st_snprintf(name, sizeof(name), "instance-%s", id) == 0)
+        dom = virDomainLookupByName(conn, name);
+    if (dom)
+        fd = virDomainOpenGraphicsFD(dom, 0, VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH);
+    if (fd < 0)
+        st_err_set(err, ST_ERR_UNAVAILABLE, "cannot open the VNC console of %s: %s", name,
+                   virGetLastErrorMessage());
+    else
+        (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (dom)
+        virDomainFree(dom);
+    virConnectClose(conn);
     return fd;
 }
 
@@ -200,9 +232,11 @@ static void *relay_main(void *arg)
     struct st_buf path = ST_BUF_INIT, extra = ST_BUF_INIT;
     int guest, ctl = -1;
 
-    st_buf_addf(&path, "%s/%s/%s", r->cs->instances_path, r->server_id,
-                !strcmp(r->kind, "vnc") ? "vnc.sock" : "console.sock");
-    guest = dial_unix(path.buf, &derr);
+    st_buf_addf(&path, "%s/%s/console.sock", r->cs->instances_path, r->server_id);
+    if (!strcmp(r->kind, "vnc"))
+        guest = dial_vnc(r->cs->uri, r->server_id, &derr);
+    else
+        guest = dial_unix(path.buf, &derr);
     ctl = dial_tcp(r->cs, &err);
     if (ctl < 0)
         goto out;
@@ -250,7 +284,8 @@ static bool hex_id(const char *s)
 }
 
 struct consoles *consoles_new(const char *controller_url, const char *host, const char *secret,
-                              const char *instances_path, struct st_err *err)
+                              const char *instances_path, const char *libvirt_uri,
+                              struct st_err *err)
 {
     struct consoles *cs;
     const char *p = controller_url, *colon, *end;
@@ -284,6 +319,7 @@ struct consoles *consoles_new(const char *controller_url, const char *host, cons
     cs->host = st_xstrdup(host);
     cs->secret = st_xstrdup(secret);
     cs->instances_path = st_xstrdup(instances_path);
+    cs->uri = st_xstrdup(libvirt_uri);
     return cs;
 }
 
@@ -307,6 +343,7 @@ void consoles_free(struct consoles *cs)
     free(cs->host);
     free(cs->secret);
     free(cs->instances_path);
+    free(cs->uri);
     free(cs->addr);
     free(cs->port);
     free(cs->hostport);

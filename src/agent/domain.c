@@ -599,11 +599,14 @@ static int write_devices(struct dw *d, const struct model_server *s,
 
     if (opts->vnc_listen) {
         empty(d, "input", 2, "type", "tablet", "bus", "usb");
-        if (paths->vnc_socket) {
-            /* Reachable only through the agent (CONSOLES.md): no TCP port. */
+        if (!strcmp(opts->vnc_listen, "none")) {
+            /* No listener: the agent's console relay opens a connection to
+             * the VNC server through libvirt (agent/console.c).  Not a UNIX
+             * socket in the instance directory: QEMU runs as another user
+             * and may not bind there. */
             start(d, "graphics");
             attr(d, "type", "vnc");
-            empty(d, "listen", 2, "type", "socket", "socket", paths->vnc_socket);
+            empty(d, "listen", 1, "type", "none");
             end(d);
         } else {
             empty(d, "graphics", 3, "type", "vnc", "autoport", "yes", "listen", opts->vnc_listen);

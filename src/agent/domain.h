@@ -33,7 +33,6 @@ struct domain_paths {
     const char *console_log; /* serial log file */
     const char *console_socket; /* the serial console as a UNIX socket QEMU listens
                                    on (the agent's console relay); NULL: a pty */
-    const char *vnc_socket;  /* VNC on this UNIX socket instead of an address */
     const char *kernel;      /* direct boot: cached kernel and ramdisk (the rescue
                                 image's while rescued); non-NULL = direct boot */
     const char *initrd;
@@ -45,6 +44,7 @@ struct domain_opts {
     const char *virt_type;   /* "kvm" or "qemu" (TCG); "auto" is resolved by the
                                 caller.  Disk cache: "none" (kvm), "writeback" (qemu) */
     const char *vnc_listen;  /* address VNC listens on, e.g. "127.0.0.1";
+                                "none": no listener (reached through libvirt);
                                 NULL: no graphics, tablet or video */
     int memballoon_period;   /* seconds between balloon stats, 0 = off */
     const char *host_id;     /* the owning host's id (a UUID), required */

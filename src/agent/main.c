@@ -995,7 +995,7 @@ int main(int argc, char **argv)
         goto fail;
     client_set_wake(a.client, wake_fd, &stopping);
     a.consoles = consoles_new(cfg_str(a.cfg, "DEFAULT", "controller"), a.host, a.secret,
-                              a.instances_path, &err);
+                              a.instances_path, cfg_str(a.cfg, "libvirt", "uri"), &err);
     if (!a.consoles) {
         /* Consoles are not worth refusing to run for. */
         log_warnx(MOD, "no remote consoles: %s", err.msg);

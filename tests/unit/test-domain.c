@@ -179,7 +179,6 @@ static void run_case(void **state)
         .seed = opt_str(p, "seed"),
         .console_log = opt_str(p, "console_log"),
         .console_socket = opt_str(p, "console_socket"),
-        .vnc_socket = opt_str(p, "vnc_socket"),
         .kernel = opt_str(p, "kernel"),
         .initrd = opt_str(p, "initrd"),
         .rescue_disk = opt_str(p, "rescue_disk"),
