@@ -97,7 +97,7 @@ static int dial_vnc(const char *uri, const char *id, struct st_err *err)
                    virGetLastErrorMessage());
         return -1;
     }
-    if (st_snprintf(name, sizeof(name), "instance-%s", id) == 0)
+    if (st_snprintf(name, sizeof(name), "instance-%s", id) >= 0)
         dom = virDomainLookupByName(conn, name);
     if (dom)
         fd = virDomainOpenGraphicsFD(dom, 0, VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH);

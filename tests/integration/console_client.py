@@ -10,7 +10,7 @@
         "rejected STATUS", "closed CODE REASON" or "open"
   console_client.py throughput URL SECONDS print MiB/s read from a VNC
         console (frame buffer updates asked for in a loop); URL may be
-        unix:PATH for QEMU's VNC socket itself, for comparison
+        tcp:HOST:PORT for a VNC server itself, for comparison
 """
 import asyncio
 import base64
@@ -88,14 +88,15 @@ async def recv_n(ws, buf, n):
     return out
 
 
-class UnixStream:
-    """The two calls of a websockets connection, on a UNIX socket."""
+class TcpStream:
+    """The two calls of a websockets connection, on a plain TCP socket."""
 
-    def __init__(self, path):
-        self.path = path
+    def __init__(self, hostport):
+        self.host, self.port = hostport.rsplit(":", 1)
 
     async def __aenter__(self):
-        self.r, self.w = await asyncio.open_unix_connection(self.path, limit=1 << 22)
+        self.r, self.w = await asyncio.open_connection(self.host, int(self.port),
+                                                       limit=1 << 22)
         return self
 
     async def __aexit__(self, *a):
@@ -115,7 +116,7 @@ class UnixStream:
 async def throughput(url, seconds):
     """RFB 3.8 with no authentication, raw encoding, then non-incremental
     updates of the whole screen as fast as they come."""
-    conn = (UnixStream(url[5:]) if url.startswith("unix:")
+    conn = (TcpStream(url[4:]) if url.startswith("tcp:")
             else websockets.connect(url, open_timeout=15, max_size=None))
     async with conn as ws:
         buf = [bytearray()]
