@@ -271,6 +271,52 @@ static int novnc_file(struct api_req *req, struct api_resp *resp, struct st_err 
     return api_resp_file(resp, fd, 0, (uint64_t) st.st_size, err);
 }
 
+/* A serial console page of our own (Debian's libjs-xterm 3.8 ships a
+ * CommonJS build browsers cannot load): the guest's output in a <pre>,
+ * keys sent as typed.  /console/serial.html?token=T opens
+ * /console/serial?token=T. */
+static const char serial_page[] =
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Serial console</title>\n"
+    "<style>body{margin:0;background:#000;color:#ddd}#s{padding:2px 8px;background:#333;"
+    "font:13px sans-serif}pre{margin:0;padding:6px;font:14px monospace;white-space:pre-wrap;"
+    "outline:none}</style></head>\n<body><div id=\"s\">Connecting</div>"
+    "<pre id=\"t\" tabindex=\"0\"></pre>\n<script>\n"
+    "const t = document.getElementById('t'), st = document.getElementById('s');\n"
+    "const tok = new URLSearchParams(location.search).get('token') || '';\n"
+    "const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') +\n"
+    "  location.host + '/console/serial?token=' + encodeURIComponent(tok), ['binary']);\n"
+    "ws.binaryType = 'arraybuffer';\n"
+    "const dec = new TextDecoder();\n"
+    "ws.onopen = () => { st.textContent = 'Connected (press Enter)'; t.focus(); };\n"
+    "ws.onclose = e => { st.textContent = 'Disconnected' + (e.reason ? ': ' + e.reason : ''); };\n"
+    "ws.onmessage = e => {\n"
+    "  const s = dec.decode(new Uint8Array(e.data), {stream: true})\n"
+    "    .replace(/\\x1b\\[[0-9;?]*[A-Za-z]/g, '').replace(/\\r/g, '');\n"
+    "  t.textContent = (t.textContent + s).slice(-200000);\n"
+    "  window.scrollTo(0, document.body.scrollHeight);\n"
+    "};\n"
+    "const keys = {Enter: '\\r', Backspace: '\\x7f', Tab: '\\t', Escape: '\\x1b',\n"
+    "  ArrowUp: '\\x1b[A', ArrowDown: '\\x1b[B', ArrowRight: '\\x1b[C', ArrowLeft: '\\x1b[D'};\n"
+    "t.addEventListener('keydown', e => {\n"
+    "  let k = keys[e.key];\n"
+    "  if (!k && e.ctrlKey && e.key.length === 1) k = String.fromCharCode(e.key.toUpperCase()"
+    ".charCodeAt(0) & 31);\n"
+    "  else if (!k && e.key.length === 1) k = e.key;\n"
+    "  if (k && ws.readyState === 1) { ws.send(new TextEncoder().encode(k)); e.preventDefault(); }\n"
+    "});\n"
+    "</script></body></html>\n";
+
+static int serial_html(struct api_req *req, struct api_resp *resp, struct st_err *err)
+{
+    (void) req;
+    (void) err;
+    st_buf_add(&resp->body, serial_page, sizeof(serial_page) - 1);
+    resp->content_type = "text/html; charset=utf-8";
+    resp->status = 200;
+    api_add_header(resp, "Cache-Control", "no-cache");
+    return 0;
+}
+
 /* ---- socket helpers --------------------------------------------------------- */
 
 /* Writes all of 'data' to 'fd', waiting while the socket is full; gives up
@@ -740,6 +786,7 @@ const struct route console_routes[] = {
      SVC_COMPUTE, NULL},
     {"GET", "/console/ws", console_ws, 0, SVC_ROOT, NULL},
     {"GET", "/console/serial", console_serial, 0, SVC_ROOT, NULL},
+    {"GET", "/console/serial.html", serial_html, 0, SVC_ROOT, NULL},
     NV("/{a}"),
     NV("/{a}/{b}"),
     NV("/{a}/{b}/{c}"),

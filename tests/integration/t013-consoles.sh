@@ -5,7 +5,7 @@
 # python3-websockets client types into the guest's shell on the serial
 # console; one-time, expiring, server-bound tokens; clear refusals.
 . "$(dirname "$0")/lib.sh"
-plan 43
+plan 44
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
 for p in /usr/bin/chromium /usr/share/novnc/vnc_lite.html; do
@@ -73,6 +73,8 @@ surl=$(os "${NOVA[@]}" console url show --serial vm1 -f value -c url)
 diag "serial url: $surl"
 check_match "the serial URL is a ws:// URL under stratusd" \
     "^ws://127.0.0.1:$ST_PORT/console/serial\?token=[A-Za-z0-9_-]{43}$" "$surl"
+code=$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "$ST_URL/console/serial.html?token=${surl##*token=}")
+check_match "a serial console page for browsers is served" "^200 text/html" "$code"
 out=$($PY "$CC" serial "$surl" 'echo sum=$((6*7)); hostname' 'sum=42.*\s+vm1' 2>&1)
 check_match "a command typed on the serial console runs in the guest's shell" 'sum=42' "$out"
 check_match "and it is vm1's shell" 'vm1' "$out"
