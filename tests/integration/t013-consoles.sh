@@ -5,7 +5,7 @@
 # python3-websockets client types into the guest's shell on the serial
 # console; one-time, expiring, server-bound tokens; clear refusals.
 . "$(dirname "$0")/lib.sh"
-plan 44
+plan 45
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
 for p in /usr/bin/chromium /usr/share/novnc/vnc_lite.html; do
@@ -25,7 +25,23 @@ check "libvirtd runs" start_libvirt
 if start_agent; then ok "the agent registers"; else not_ok "the agent registers"; fi
 check "upload the test guest images" upload_guest
 
-check "server create vm1" os "${NOVA[@]}" server create --image testguest --flavor tiny \
+# The test guest boots its kernel through the PVH entry (vmlinux), which
+# leaves the VGA screen to SeaBIOS.  vm1 boots the bzImage with console=tty0
+# too, so its screen shows the shell prompt busybox init puts on tty1.
+vgak() {
+    os image create --public --disk-format aki --container-format aki \
+        --file "$ST_GUEST/vmlinuz" testguest-vga-kernel -f value -c id
+}
+vga_image() {
+    local k r
+    k=$(vgak) && r=$(os image show testguest -f json | jq -r .properties.ramdisk_id) &&
+        os image create --public --disk-format qcow2 --container-format bare \
+            --file "$ST_GUEST/disk.qcow2" --property kernel_id="$k" --property ramdisk_id="$r" \
+            --property os_command_line="console=tty0 console=ttyS0 root=/dev/vda" \
+            --min-disk 1 testguest-vga >/dev/null
+}
+check "upload a test guest image that draws on VGA" vga_image
+check "server create vm1" os "${NOVA[@]}" server create --image testguest-vga --flavor tiny \
     --nic none --wait vm1
 log=$(wait_console vm1 'stratus-guest: ready')
 check_match "console log show still shows the guest's output" 'stratus-guest: ready' "$log"
