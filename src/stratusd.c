@@ -21,6 +21,7 @@
 #include "common/metrics_http.h"
 #include "common/util.h"
 #include "identity/identity.h"
+#include "compute/console.h"
 #include "compute/ports.h"
 #include "compute/server.h"
 #include "image/image.h"
@@ -189,6 +190,9 @@ int main(int argc, char **argv)
     {
         struct store_conn *c = store_acquire(store, &err);
         int r = c ? image_recover(c, &images, &err) : -1;
+        /* No console relay outlives the process that ran it. */
+        if (r == 0)
+            r = console_sessions_reset(c, &err);
         store_release(store, c);
         if (r < 0)
             goto fail;

@@ -580,19 +580,37 @@ static int write_devices(struct dw *d, const struct model_server *s,
         end(d);
     }
 
+    /* The serial console: a UNIX socket for the console relay (QEMU
+     * listens, never waits for a client), logged to console.log whoever
+     * is connected; or a pty. */
     start(d, "serial");
-    attr(d, "type", "pty");
+    attr(d, "type", paths->console_socket ? "unix" : "pty");
+    if (paths->console_socket)
+        empty(d, "source", 2, "mode", "bind", "path", paths->console_socket);
     if (paths->console_log)
         empty(d, "log", 2, "file", paths->console_log, "append", "on");
     end(d);
     start(d, "console");
-    attr(d, "type", "pty");
+    attr(d, "type", paths->console_socket ? "unix" : "pty");
+    if (paths->console_socket)
+        empty(d, "source", 2, "mode", "bind", "path", paths->console_socket);
     empty(d, "target", 2, "type", "serial", "port", "0");
     end(d);
 
     if (opts->vnc_listen) {
         empty(d, "input", 2, "type", "tablet", "bus", "usb");
-        empty(d, "graphics", 3, "type", "vnc", "autoport", "yes", "listen", opts->vnc_listen);
+        if (!strcmp(opts->vnc_listen, "none")) {
+            /* No listener: the agent's console relay opens a connection to
+             * the VNC server through libvirt (agent/console.c).  Not a UNIX
+             * socket in the instance directory: QEMU runs as another user
+             * and may not bind there. */
+            start(d, "graphics");
+            attr(d, "type", "vnc");
+            empty(d, "listen", 1, "type", "none");
+            end(d);
+        } else {
+            empty(d, "graphics", 3, "type", "vnc", "autoport", "yes", "listen", opts->vnc_listen);
+        }
         start(d, "video");
         empty(d, "model", 1, "type", video);
         end(d);

@@ -31,6 +31,8 @@ struct domain_paths {
     const char *disk_swap;   /* swap disk (flavor.swap_mb > 0) */
     const char *seed;        /* NoCloud or config-drive ISO, attached as a CD-ROM */
     const char *console_log; /* serial log file */
+    const char *console_socket; /* the serial console as a UNIX socket QEMU listens
+                                   on (the agent's console relay); NULL: a pty */
     const char *kernel;      /* direct boot: cached kernel and ramdisk (the rescue
                                 image's while rescued); non-NULL = direct boot */
     const char *initrd;
@@ -42,6 +44,7 @@ struct domain_opts {
     const char *virt_type;   /* "kvm" or "qemu" (TCG); "auto" is resolved by the
                                 caller.  Disk cache: "none" (kvm), "writeback" (qemu) */
     const char *vnc_listen;  /* address VNC listens on, e.g. "127.0.0.1";
+                                "none": no listener (reached through libvirt);
                                 NULL: no graphics, tablet or video */
     int memballoon_period;   /* seconds between balloon stats, 0 = off */
     const char *host_id;     /* the owning host's id (a UUID), required */

@@ -31,6 +31,7 @@ static const char *const file_names[INSTANCE_FILE__COUNT] = {
     [INSTANCE_DISK_RESIZE] = "disk.resize",
     [INSTANCE_DISK_CONFIG_RESIZE] = "disk.config.resize",
     [INSTANCE_DISK_SEED_RESIZE] = "disk.seed.resize",
+    [INSTANCE_CONSOLE_SOCK] = "console.sock",
 };
 
 struct instance {

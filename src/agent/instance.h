@@ -41,6 +41,7 @@ enum instance_file {
     INSTANCE_DISK_RESIZE,        /* "disk.resize": root disk before a resize */
     INSTANCE_DISK_CONFIG_RESIZE, /* "disk.config.resize" */
     INSTANCE_DISK_SEED_RESIZE,   /* "disk.seed.resize" */
+    INSTANCE_CONSOLE_SOCK,       /* "console.sock": the serial console's socket */
     INSTANCE_FILE__COUNT
 };
 

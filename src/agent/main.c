@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "agent/client.h"
+#include "agent/console.h"
 #include "agent/model.h"
 #include "agent/net.h"
 #include "agent/options.h"
@@ -265,6 +266,7 @@ struct agent {
     const char *virt_type;
     struct virt *virt;
     struct client *client;
+    struct consoles *consoles;  /* console relays (agent/console.c) */
     struct heartbeat hb;
     struct reconciler *rec;
     int report_interval;
@@ -763,6 +765,8 @@ static int run(struct agent *a, bool once)
         }
         if (r == 1) {
             struct model_desired *d = model_desired_parse(doc, &err);
+            if (d && (!d->host_id[0] || !strcasecmp(d->host_id, a->host_id)))
+                consoles_sync(a->consoles, json_object_get(doc, "consoles"));
             json_decref(doc);
             doc = NULL;
             if (d && d->host_id[0] && strcasecmp(d->host_id, a->host_id)) {
@@ -990,6 +994,13 @@ int main(int argc, char **argv)
     if (!a.client)
         goto fail;
     client_set_wake(a.client, wake_fd, &stopping);
+    a.consoles = consoles_new(cfg_str(a.cfg, "DEFAULT", "controller"), a.host, a.secret,
+                              a.instances_path, cfg_str(a.cfg, "libvirt", "uri"), &err);
+    if (!a.consoles) {
+        /* Consoles are not worth refusing to run for. */
+        log_warnx(MOD, "no remote consoles: %s", err.msg);
+        st_err_clear(&err);
+    }
     a.hb.client = client_new(cfg_str(a.cfg, "DEFAULT", "controller"), a.host, a.secret, &err);
     if (!a.hb.client)
         goto fail;
@@ -1091,6 +1102,7 @@ out:
     json_decref(a.mx.faults_seen);
     reconcile_free(a.rec);
     net_free(a.net);
+    consoles_free(a.consoles);
     client_free(a.client);
     client_free(a.hb.client);
     virt_close(a.virt);

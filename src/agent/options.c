@@ -47,8 +47,10 @@ const struct cfg_opt agent_opts[] = {
     {"libvirt", "virt_type", CFG_STR, "auto", 0, 0,
      "kvm, qemu (TCG emulation) or auto: kvm when /dev/kvm works and the CPU shows vmx or "
      "svm, else qemu."},
-    {"libvirt", "vnc_listen", CFG_STR, "127.0.0.1", 0, 0,
-     "Address the VNC servers of the guests listen on."},
+    {"libvirt", "vnc_listen", CFG_STR, "none", 0, 0,
+     "Address the VNC servers of the guests listen on. none: no listener at all; the "
+     "remote consoles (noVNC) reach them through libvirt (virDomainOpenGraphicsFD) in the "
+     "agent's console relay only."},
     {"libvirt", "mem_stats_period_seconds", CFG_INT, "10", 0, 3600,
      "Seconds between the memory balloon's statistics updates. 0: off."},
     {"metrics", "listen", CFG_STR, "", 0, 0,

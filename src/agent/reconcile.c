@@ -792,6 +792,7 @@ static int step_domain(struct ctx *c, struct st_err *err)
         paths.disk_swap = instance_path(c->inst, INSTANCE_DISK_SWAP);
     paths.seed = instance_path(c->inst, instance_seed_file(s->config_drive));
     paths.console_log = instance_path(c->inst, INSTANCE_CONSOLE_LOG);
+    paths.console_socket = instance_path(c->inst, INSTANCE_CONSOLE_SOCK);
     paths.kernel = c->kernel.len ? c->kernel.buf : NULL;
     paths.initrd = c->initrd.len ? c->initrd.buf : NULL;
     if (s->rescue)

@@ -95,6 +95,11 @@ const struct cfg_opt controller_opts[] = {
      "Physical networks admins may make flat networks on (comma-separated); * for any."},
     {"network", "global_physnet_mtu", CFG_INT, "1500", 68, 65535,
      "MTU of the physical networks. VXLAN networks get 50 bytes less."},
+    {"console", "token_ttl", CFG_INT, "600", 1, 86400,
+     "Seconds a console URL's one-time token stays valid (openstack console url show)."},
+    {"console", "novnc_dir", CFG_STR, "/usr/share/novnc", 0, 0,
+     "Directory of the noVNC web client served under /console/novnc/ (Debian's novnc "
+     "package)."},
     {"identity", "password_hash_cost", CFG_INT, "0", 0, 11,
      "yescrypt cost of password hashes (higher is slower). 0: libxcrypt's default (5)."},
 };

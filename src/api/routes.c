@@ -2,6 +2,7 @@
 #include "api/server.h"
 
 #include "api/compute.h"
+#include "api/consoles.h"
 #include "api/flavors.h"
 #include "api/identity.h"
 #include "api/image.h"
@@ -26,4 +27,5 @@ void api_register_routes(struct router *r)
     router_add(r, network_routes, network_routes_count);
     router_add(r, internal_routes, internal_routes_count);
     router_add(r, volume_routes, volume_routes_count);
+    router_add(r, console_routes, console_routes_count);
 }

@@ -605,8 +605,9 @@ struct api_server *api_server_start(struct app *app, const char *listen, unsigne
 {
     struct sockaddr_storage ss;
     struct api_server *srv;
+    /* Upgrades: the console proxy's WebSockets (api/consoles.c). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_POLL;
+                     MHD_USE_POLL | MHD_ALLOW_UPGRADE;
 
     if (st_parse_listen(listen, &ss, err) < 0)
         return NULL;

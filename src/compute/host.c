@@ -4,6 +4,8 @@
  */
 #include "compute/host.h"
 
+#include "compute/console.h"
+
 #include <ctype.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -339,7 +341,7 @@ json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err)
     {
         json_t *net = compute_ports_host_desired(c, name, err);
         json_t *vol = NULL;
-        json_t *doc;
+        json_t *consoles, *doc;
         if (!net)
             goto fail;
         if (compute_volumes()) {
@@ -351,6 +353,12 @@ json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err)
             json_object_update(net, vol);
             json_decref(vol);
         }
+        consoles = console_sessions_desired(c, name, err);
+        if (!consoles) {
+            json_decref(net);
+            goto fail;
+        }
+        json_object_set_new(net, "consoles", consoles);
         store_rollback(c);
         doc = json_pack("{s:s, s:I, s:o, s:o}", "host", name, "revision", (json_int_t) rev,
                         "servers", servers, "tasks", tasks);

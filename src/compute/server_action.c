@@ -18,6 +18,7 @@
 #include "compute/scheduler.h"
 #include "image/image.h"
 #include "store/revision.h"
+#include "compute/console.h"
 #include "common/banned.h"
 
 /* ---- instance actions --------------------------------------------------- */
@@ -433,6 +434,12 @@ int server_action(struct store_conn *c, const struct compute_conf *conf,
     if (store_begin(c, err) < 0)
         goto out;
     if (server_action_start(c, ctx, id, r.host, name, request_id, err) < 0)
+        goto rollback;
+    /* A console URL given out before the disk, the flavor or the host
+     * changed is void (console.h). */
+    if ((kind == SA_REBUILD || kind == SA_RESIZE || kind == SA_REVERT_RESIZE ||
+         kind == SA_RESCUE || kind == SA_UNRESCUE) &&
+        console_revoke(c, id, err) < 0)
         goto rollback;
     switch (kind) {
     case SA_REBOOT: {

@@ -21,6 +21,7 @@
 #include "compute/scheduler.h"
 #include "image/image.h"
 #include "store/revision.h"
+#include "compute/console.h"
 #include "common/banned.h"
 
 #define SERVER_MAX_METADATA 128
@@ -506,6 +507,7 @@ int server_purge(struct store_conn *c, const char *id, struct st_err *err)
                    store_exec(c, err, "DELETE FROM tasks WHERE server_id = ?",
                               STORE_ARGS(P(id))) < 0 ||
                    server_actions_finish(c, id, "Success", NULL, err) < 0 ||
+                   console_revoke(c, id, err) < 0 ||
                    store_exec(c, err, "DELETE FROM servers WHERE id = ?", STORE_ARGS(P(id))) < 0
                ? -1
                : 0;
@@ -525,7 +527,8 @@ int server_delete(struct store_conn *c, const struct compute_conf *conf,
         goto out;
     if (store_begin(c, err) < 0)
         goto out;
-    if (server_action_start(c, ctx, id, r.host, "delete", request_id, err) < 0)
+    if (server_action_start(c, ctx, id, r.host, "delete", request_id, err) < 0 ||
+        console_revoke(c, id, err) < 0)
         goto rollback;
     if (!r.host) {
         if (server_purge(c, id, err) < 0)

@@ -595,6 +595,29 @@ static const char m008_volumes[] =
     " resource TEXT NOT NULL,"
     " hard_limit BIGINT NOT NULL,"
     " PRIMARY KEY (project_id, resource));";
+/* Remote consoles (compute/console.h): one-time tokens, stored as the
+ * SHA-256 of their text, and the console sessions being relayed, which the
+ * hosts' desired states list.  No foreign keys: a token outlives nothing it
+ * names (console_revoke() deletes them with the server), and a session is
+ * looked up by id only. */
+static const char m009_consoles[] =
+    "CREATE TABLE console_tokens ("
+    " token_hash TEXT PRIMARY KEY,"
+    " server_id TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " project_id TEXT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " used_at BIGINT,"
+    " created_at BIGINT NOT NULL);"
+    "CREATE INDEX console_tokens_server ON console_tokens (server_id);"
+    "CREATE TABLE console_sessions ("
+    " id TEXT PRIMARY KEY,"
+    " server_id TEXT NOT NULL,"
+    " host TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL);"
+    "CREATE INDEX console_sessions_host ON console_sessions (host);";
 
 const struct store_migration store_migrations[] = {
     {1, "identity", m001_identity},
@@ -605,6 +628,7 @@ const struct store_migration store_migrations[] = {
     {6, "power generation", m006_power_generation},
     {7, "server stats", m007_server_stats},
     {8, "volumes", m008_volumes},
+    {9, "consoles", m009_consoles},
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -53,7 +53,7 @@ static void t01_defaults(void **state)
     assert_int_equal(cfg_int(cfg, "DEFAULT", "shutdown_timeout"), 60);
     assert_string_equal(cfg_str(cfg, "libvirt", "uri"), "qemu:///system");
     assert_string_equal(cfg_str(cfg, "libvirt", "virt_type"), "auto");
-    assert_string_equal(cfg_str(cfg, "libvirt", "vnc_listen"), "127.0.0.1");
+    assert_string_equal(cfg_str(cfg, "libvirt", "vnc_listen"), "none");
     assert_string_equal(cfg_str(cfg, "network", "physical_interface_mappings"), "");
     assert_string_equal(cfg_str(cfg, "network", "local_ip"), "");
     p = agent_instances_path(cfg);

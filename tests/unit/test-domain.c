@@ -178,6 +178,7 @@ static void run_case(void **state)
         .disk_swap = opt_str(p, "disk_swap"),
         .seed = opt_str(p, "seed"),
         .console_log = opt_str(p, "console_log"),
+        .console_socket = opt_str(p, "console_socket"),
         .kernel = opt_str(p, "kernel"),
         .initrd = opt_str(p, "initrd"),
         .rescue_disk = opt_str(p, "rescue_disk"),
