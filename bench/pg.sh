@@ -12,8 +12,7 @@
 #
 # Reads: token validation, GET /v3/auth/projects, GET /v3/users,
 # GET /compute/v2.1/flavors/detail, GET /compute/v2.1/servers/detail (20
-# servers).  Writes: POST os-keypairs (a given public key: the store, not key
-# generation) and POST servers (scheduling onto a fake host registered with
+# servers).  Writes: POST flavors (an insert and its checks) and POST servers (scheduling onto a fake host registered with
 # huge capacity, whose agent never runs: a write transaction with the host
 # capacity check), plus token issue (sequential curl; yescrypt dominates).
 set -euo pipefail
@@ -92,17 +91,15 @@ run() {
 wrk.headers["X-Auth-Token"] = "$token"
 wrk.headers["X-Subject-Token"] = "$token"
 LUA
-    cat >"$tmp/keypair.lua" <<LUA
+    cat >"$tmp/flavor.lua" <<LUA
 local n = 0
 wrk.method = "POST"
 wrk.headers["X-Auth-Token"] = "$token"
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["OpenStack-API-Version"] = "compute 2.10"
 request = function()
   n = n + 1
-  local body = '{"keypair": {"name": "k' .. math.random(1, 1000000000) .. '-' .. n ..
-    '", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHv3CTvd6n1tUPLjA4Vv5vsVIzqzwo+g2nLxNfDNb/Db bench"}}'
-  return wrk.format(nil, nil, nil, body)
+  return wrk.format(nil, nil, nil, '{"flavor": {"name": "f' .. math.random(1, 1000000000) ..
+    '-' .. n .. '", "vcpus": 1, "ram": 64, "disk": 1}}')
 end
 LUA
     cat >"$tmp/server.lua" <<LUA
@@ -128,7 +125,7 @@ LUA
     measure "GET /identity/v3/users" "$tmp/auth.lua" "/identity/v3/users"
     measure "GET /compute/v2.1/flavors/detail" "$tmp/auth.lua" "/compute/v2.1/flavors/detail"
     measure "GET /compute/v2.1/servers/detail (20)" "$tmp/auth.lua" "/compute/v2.1/servers/detail?limit=20"
-    measure "POST /compute/v2.1/os-keypairs" "$tmp/keypair.lua" "/compute/v2.1/os-keypairs"
+    measure "POST /compute/v2.1/flavors" "$tmp/flavor.lua" "/compute/v2.1/flavors"
     measure "POST /compute/v2.1/servers (schedule)" "$tmp/server.lua" "/compute/v2.1/servers"
     kill "$pid"
     wait "$pid" 2>/dev/null || true

@@ -60,11 +60,22 @@ struct store_stmt {
     bool ran;
 };
 
+/* Server-side prepared statements, cached per connection by SQL text and
+ * parameter types (integers are typed at PREPARE, so the same text bound
+ * with a NULL is another statement): parse and plan once, not per call. */
+#define PG_CACHE_SLOTS 256
+struct prepared {
+    char *key; /* types + '\n' + SQL */
+    char name[16];
+};
+
 struct store_conn {
     struct store_conn_hdr hdr; /* first: the generic layer reads it */
     PGconn *pg;
     int64_t changes;
     bool in_tx;
+    unsigned next_name;
+    struct prepared cache[PG_CACHE_SLOTS];
 };
 
 static void quiet(void *arg, const char *msg)
@@ -141,21 +152,32 @@ static struct store_conn *pg_open(const char *target, struct st_err *err)
     return c;
 }
 
+static void cache_clear(struct store_conn *c)
+{
+    for (int i = 0; i < PG_CACHE_SLOTS; i++) {
+        free(c->cache[i].key);
+        c->cache[i].key = NULL;
+    }
+}
+
 static void pg_close(struct store_conn *c)
 {
     if (!c)
         return;
+    cache_clear(c);
     PQfinish(c->pg);
     free(c);
 }
 
 /* A dropped connection is reopened at the next use outside a transaction
  * (inside one the transaction is lost anyway and the caller sees the
- * error). */
+ * error); its prepared statements are gone with it. */
 static void revive(struct store_conn *c)
 {
-    if (PQstatus(c->pg) != CONNECTION_OK && !c->in_tx)
+    if (PQstatus(c->pg) != CONNECTION_OK && !c->in_tx) {
         PQreset(c->pg);
+        cache_clear(c);
+    }
 }
 
 static int run_simple(struct store_conn *c, const char *sql, struct st_err *err, const char *what)
@@ -320,15 +342,64 @@ static int pg_bind_null(struct store_stmt *s, int idx, struct st_err *err)
     return check_idx(s, idx, err);
 }
 
+static unsigned hash_str(const char *p, unsigned h)
+{
+    for (; *p; p++)
+        h = (h ^ (unsigned char) *p) * 16777619u;
+    return h;
+}
+
+/* The name of a prepared statement for 's', preparing it if needed; NULL
+ * with 's->res' set on failure. */
+static const char *prepared(struct store_stmt *s)
+{
+    struct store_conn *c = s->hdr.conn;
+    char sig[STORE_MAX_PARAMS + 2];
+    struct prepared *slot;
+    unsigned h;
+    size_t klen;
+    PGresult *res;
+
+    for (int i = 0; i < s->nparams; i++)
+        sig[i] = s->types[i] ? 'i' : 't';
+    sig[s->nparams] = '\n';
+    sig[s->nparams + 1] = 0;
+    h = hash_str(s->sql, hash_str(sig, 2166136261u));
+    slot = &c->cache[h % PG_CACHE_SLOTS];
+    klen = strlen(sig);
+    if (slot->key && !strncmp(slot->key, sig, klen) && !strcmp(slot->key + klen, s->sql))
+        return slot->name;
+    if (slot->key) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "DEALLOCATE %s", slot->name);
+        PQclear(PQexec(c->pg, sql));
+        free(slot->key);
+        slot->key = NULL;
+    }
+    snprintf(slot->name, sizeof(slot->name), "st%u", c->next_name++);
+    res = PQprepare(c->pg, slot->name, s->sql, s->nparams, s->types);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        s->res = res;
+        return NULL;
+    }
+    PQclear(res);
+    slot->key = st_xasprintf("%s%s", sig, s->sql);
+    return slot->name;
+}
+
 static int pg_step(struct store_stmt *s, struct st_err *err)
 {
     struct store_conn *c = s->hdr.conn;
     if (!s->ran) {
         ExecStatusType st;
+        const char *name;
         s->ran = true;
         revive(c);
-        s->res = PQexecParams(c->pg, s->sql, s->nparams, s->types,
-                              (const char *const *) s->values, NULL, NULL, 0);
+        name = prepared(s);
+        if (!name)
+            return pg_fail(c, s->res, err, "cannot prepare statement");
+        s->res = PQexecPrepared(c->pg, name, s->nparams, (const char *const *) s->values, NULL,
+                                NULL, 0);
         st = PQresultStatus(s->res);
         if (st == PGRES_COMMAND_OK) {
             const char *t = PQcmdTuples(s->res);
