@@ -91,15 +91,21 @@ run() {
 wrk.headers["X-Auth-Token"] = "$token"
 wrk.headers["X-Subject-Token"] = "$token"
 LUA
+    # Names unique across wrk's threads (each its own Lua state).
     cat >"$tmp/flavor.lua" <<LUA
 local n = 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
 wrk.method = "POST"
 wrk.headers["X-Auth-Token"] = "$token"
 wrk.headers["Content-Type"] = "application/json"
 request = function()
   n = n + 1
-  return wrk.format(nil, nil, nil, '{"flavor": {"name": "f' .. math.random(1, 1000000000) ..
-    '-' .. n .. '", "vcpus": 1, "ram": 64, "disk": 1}}')
+  return wrk.format(nil, nil, nil, '{"flavor": {"name": "f' .. tid .. '-' .. n ..
+    '", "vcpus": 1, "ram": 64, "disk": 1}}')
 end
 LUA
     cat >"$tmp/server.lua" <<LUA
