@@ -99,6 +99,11 @@ static int pg_fail(struct store_conn *c, PGresult *res, struct st_err *err, cons
     if (state && !strncmp(state, "23", 2)) {
         st_err_set(err, ST_ERR_CONFLICT, "%s: %s", what, clean);
         st_err_set_type(err, !strcmp(state, "23503") ? "foreign_key" : "unique");
+    } else if (state && !strncmp(state, "22", 2)) {
+        /* Data exceptions (a value that does not fit its column's type:
+         * text where an integer goes, an integer out of range) are the
+         * request's fault; SQLite would have stored or compared it. */
+        st_err_set(err, ST_ERR_BAD_REQUEST, "%s: %s", what, clean);
     } else if ((state && (!strcmp(state, "40001") || !strcmp(state, "40P01") ||
                           !strcmp(state, "55P03") || !strncmp(state, "08", 2) ||
                           !strncmp(state, "57P", 3))) ||
