@@ -148,8 +148,21 @@ start_stratusd() {
         cat "$ST_TMP/bootstrap.log"
         return 1
     }
-    "$ST_BUILD/stratusd" "${ST_CONF[@]}" --data-dir "$ST_DATA" --listen "127.0.0.1:$ST_PORT" \
-        --log-file "$ST_TMP/stratusd.log" "$@" </dev/null >>"$ST_TMP/stratusd.err" 2>&1 &
+    # A test's own --config FILE gets the [database] section appended.
+    local args=() conf=("${ST_CONF[@]}")
+    while [ $# -gt 0 ]; do
+        if [ "$1" = --config ] && [ ${#ST_CONF[@]} -gt 0 ]; then
+            cat "$2" "$ST_TMP/pg.conf" >"$ST_TMP/merged.conf"
+            args+=(--config "$ST_TMP/merged.conf")
+            conf=()
+            shift 2
+        else
+            args+=("$1")
+            shift
+        fi
+    done
+    "$ST_BUILD/stratusd" "${conf[@]}" --data-dir "$ST_DATA" --listen "127.0.0.1:$ST_PORT" \
+        --log-file "$ST_TMP/stratusd.log" "${args[@]}" </dev/null >>"$ST_TMP/stratusd.err" 2>&1 &
     ST_PID=$!
     ST_PIDS+=("$ST_PID")
     for _ in $(seq 100); do
