@@ -27,6 +27,7 @@
 #include "image/image.h"
 #include "network/network.h"
 #include "network/neutron.h"
+#include "store/revision.h"
 #include "store/store.h"
 #include "volume/volume.h"
 #include "common/banned.h"
@@ -172,6 +173,10 @@ int main(int argc, char **argv)
                    db_url, current, store_schema_latest(), cfg_str(cfg, "DEFAULT", "data_dir"));
         goto fail;
     }
+    /* PostgreSQL: revision bumps made through another controller wake this
+     * one's long-polls (LISTEN/NOTIFY; nothing on SQLite). */
+    if (store_watch(store, REVISION_CHANNEL, revision_notify, &err) < 0)
+        goto fail;
     key_dir = controller_key_dir(cfg);
     struct identity_opts iopts = {
         .key_dir = key_dir,

@@ -37,7 +37,9 @@ const struct cfg_opt controller_opts[] = {
      "loopback or a management address. Empty: no metrics listener. --metrics-listen "
      "overrides it."},
     {"database", "connection", CFG_STR, "", 0, 0,
-     "The store: a SQLite file path or sqlite:PATH. Empty: DATA_DIR/stratus.db."},
+     "The store: sqlite:///PATH (or a plain file path) for SQLite, or "
+     "postgresql://USER@HOST:PORT/DB (any libpq URI, e.g. with ?host=/socket/dir) for "
+     "PostgreSQL, which several controllers can share. Empty: DATA_DIR/stratus.db."},
     {"database", "pool_size", CFG_INT, "8", 1, 256,
      "Most database connections held open."},
     {"token", "expiration", CFG_INT, "3600", 60, 604800, "Seconds a token stays valid."},

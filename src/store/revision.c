@@ -27,15 +27,18 @@ int64_t revision_get(struct store_conn *c, const char *host, struct st_err *err)
 int revision_bump(struct store_conn *c, const char *host, struct st_err *err)
 {
     return store_exec(c, err, "UPDATE hosts SET revision = revision + 1 WHERE name = ?",
-                      STORE_ARGS(P(host))) < 0
+                      STORE_ARGS(P(host))) < 0 ||
+                   store_signal(c, REVISION_CHANNEL, err) < 0
                ? -1
                : 0;
 }
 
 int revision_bump_all(struct store_conn *c, struct st_err *err)
 {
-    return store_exec(c, err, "UPDATE hosts SET revision = revision + 1", STORE_NOARGS) < 0 ? -1
-                                                                                            : 0;
+    return store_exec(c, err, "UPDATE hosts SET revision = revision + 1", STORE_NOARGS) < 0 ||
+                   store_signal(c, REVISION_CHANNEL, err) < 0
+               ? -1
+               : 0;
 }
 
 void revision_stop_waits(void)

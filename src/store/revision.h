@@ -7,8 +7,11 @@
  * (compute: a server's host; network: every host, since networks span
  * hosts), and calls revision_notify() after the commit, which wakes every
  * long-poll of this process.  Long-polls also re-read the revision every
- * second, so a change made by another controller process (PostgreSQL
- * deployments) is seen too.
+ * second.  On PostgreSQL a bump also queues NOTIFY on REVISION_CHANNEL
+ * (delivered at commit), and every controller LISTENs on it
+ * (store_watch(..., revision_notify)), so a change made through another
+ * controller wakes this one's long-polls at once rather than within the
+ * second.
  *
  * Why here and not in compute, which owns the hosts: network bumps revisions
  * too, and when this lived in compute/host.c network had to call compute
@@ -25,6 +28,9 @@
 
 #include "common/err.h"
 #include "store/store.h"
+
+/* The PostgreSQL notification channel of revision bumps. */
+#define REVISION_CHANNEL "stratus_revision"
 
 /* The current revision of host 'host', or -1 with err (NOT_FOUND if the host
  * is not registered). */

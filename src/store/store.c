@@ -23,6 +23,7 @@ struct store {
     int nidle;
     pthread_mutex_t lock;
     pthread_cond_t cond;
+    void *watch; /* the backend's notification listener, if any */
 };
 
 #define CLS(c) (((struct store_conn_hdr *) (c))->cls)
@@ -57,12 +58,12 @@ struct store *store_open(const char *url, int pool_size, struct st_err *err)
     struct store_conn *first;
     struct store *st;
 
-    if (!strncmp(url, "sqlite:", 7)) {
+    if (!strncmp(url, "sqlite://", 9)) {
+        target = url + 9; /* sqlite:///abs/path */
+    } else if (!strncmp(url, "sqlite:", 7)) {
         target = url + 7;
-    } else if (!strncmp(url, "postgres", 8)) {
-        st_err_set(err, ST_ERR_NOT_IMPLEMENTED,
-                   "the PostgreSQL store is not built in this version; use SQLite");
-        return NULL;
+    } else if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11)) {
+        cls = &store_pg_class; /* libpq takes the URI as it is */
     }
     if (pool_size < 1)
         pool_size = 1;
@@ -86,6 +87,8 @@ void store_close(struct store *st)
 {
     if (!st)
         return;
+    if (st->watch)
+        st->cls->unwatch(st->watch);
     for (int i = 0; i < st->nidle; i++)
         st->cls->close(st->idle[i]);
     pthread_mutex_destroy(&st->lock);
@@ -93,6 +96,31 @@ void store_close(struct store *st)
     free(st->idle);
     free(st->target);
     free(st);
+}
+
+const char *store_backend(const struct store *st)
+{
+    return st->cls->name;
+}
+
+int store_signal(struct store_conn *c, const char *channel, struct st_err *err)
+{
+    int64_t t0;
+    int rc;
+    if (!CLS(c)->signal)
+        return 0;
+    t0 = t_start();
+    rc = CLS(c)->signal(c, channel, err);
+    t_end(t0);
+    return rc;
+}
+
+int store_watch(struct store *st, const char *channel, void (*fn)(void), struct st_err *err)
+{
+    if (!st->cls->watch || st->watch)
+        return 0;
+    st->watch = st->cls->watch(st->target, channel, fn, err);
+    return st->watch ? 0 : -1;
 }
 
 struct store_conn *store_acquire(struct store *st, struct st_err *err)

@@ -82,14 +82,35 @@ struct store_class {
     void (*finish)(struct store_stmt *st);
     /* Rows changed by the last INSERT/UPDATE/DELETE on this connection. */
     int64_t (*changes)(struct store_conn *conn);
+    /* Cross-process notifications (store_signal/store_watch below); NULL
+     * when every user of the database is this process (SQLite). */
+    int (*signal)(struct store_conn *conn, const char *channel, struct st_err *err);
+    void *(*watch)(const char *target, const char *channel, void (*fn)(void),
+                   struct st_err *err);
+    void (*unwatch)(void *handle);
 };
 
 extern const struct store_class store_sqlite_class;
+extern const struct store_class store_pg_class;
 
-/* Opens a pool of at most 'pool_size' connections to 'url': a file path or
- * "sqlite:PATH" for SQLite.  Does not migrate. */
+/* Opens a pool of at most 'pool_size' connections to 'url': a file path,
+ * "sqlite:PATH" or "sqlite:///PATH" for SQLite, "postgresql://..." or
+ * "postgres://..." (a libpq URI) for PostgreSQL.  Does not migrate. */
 struct store *store_open(const char *url, int pool_size, struct st_err *err);
 void store_close(struct store *st);
+/* The backend's name: "sqlite" or "postgres". */
+const char *store_backend(const struct store *st);
+
+/* Tells the other processes on the database that 'channel' ([a-z_]+)
+ * happened, when the caller's transaction commits (PostgreSQL NOTIFY); a
+ * no-op on SQLite, where every user is this process. */
+int store_signal(struct store_conn *c, const char *channel, struct st_err *err)
+    __attribute__((warn_unused_result));
+/* Calls 'fn' (from a thread of the store's) whenever another process
+ * signals 'channel' and after reconnecting; a no-op on SQLite.  Stopped by
+ * store_close(). */
+int store_watch(struct store *st, const char *channel, void (*fn)(void), struct st_err *err)
+    __attribute__((warn_unused_result));
 /* Borrows a connection, waiting for one if all are in use; NULL (with err)
  * only when a new connection cannot be opened. */
 struct store_conn *store_acquire(struct store *st, struct st_err *err);

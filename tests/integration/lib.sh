@@ -38,6 +38,9 @@ st_cleanup() {
     for pid in "${ST_PIDS[@]}"; do
         st_reap "$pid"
     done
+    # STRATUS_TEST_PG: this test's database on the shared test cluster.
+    [ -n "${ST_PG_DB:-}" ] &&
+        psql -q -X "$STRATUS_TEST_PG/postgres" -c "DROP DATABASE IF EXISTS $ST_PG_DB" >/dev/null 2>&1
     rm -rf "$ST_TMP"
 }
 # st_reap PID: waits up to 5 s for PID (already signalled) to end, then kills it.
@@ -124,19 +127,42 @@ free_port() {
 }
 
 # Starts a bootstrapped stratusd.  Sets ST_DATA, ST_PORT, ST_URL, ST_PID and
-# exports the admin's OS_* variables.
+# exports the admin's OS_* variables.  With STRATUS_TEST_PG set to the URL of
+# a PostgreSQL server (postgresql://USER@HOST:PORT, allowed to create
+# databases; scripts/run-tests-pg starts one), the test runs on a database of
+# its own there instead of SQLite (ST_CONF holds the --config arguments).
+ST_CONF=()
 start_stratusd() {
     ST_DATA=$ST_TMP/data
     ST_PORT=$(free_port)
     ST_URL=http://127.0.0.1:$ST_PORT
     mkdir -p "$ST_DATA"
-    "$ST_BUILD/stratus-manage" --data-dir "$ST_DATA" bootstrap --password admin-secret \
+    if [ -n "${STRATUS_TEST_PG:-}" ] && [ ${#ST_CONF[@]} -eq 0 ]; then
+        ST_PG_DB=st_$$_$RANDOM
+        psql -q -X "$STRATUS_TEST_PG/postgres" -c "CREATE DATABASE $ST_PG_DB" >/dev/null || return 1
+        printf '[database]\nconnection = %s/%s\n' "$STRATUS_TEST_PG" "$ST_PG_DB" >"$ST_TMP/pg.conf"
+        ST_CONF=(--config "$ST_TMP/pg.conf")
+    fi
+    "$ST_BUILD/stratus-manage" "${ST_CONF[@]}" --data-dir "$ST_DATA" bootstrap --password admin-secret \
         --public-url "$ST_URL" >"$ST_TMP/bootstrap.log" 2>&1 || {
         cat "$ST_TMP/bootstrap.log"
         return 1
     }
-    "$ST_BUILD/stratusd" --data-dir "$ST_DATA" --listen "127.0.0.1:$ST_PORT" \
-        --log-file "$ST_TMP/stratusd.log" "$@" </dev/null >>"$ST_TMP/stratusd.err" 2>&1 &
+    # A test's own --config FILE gets the [database] section appended.
+    local args=() conf=("${ST_CONF[@]}")
+    while [ $# -gt 0 ]; do
+        if [ "$1" = --config ] && [ ${#ST_CONF[@]} -gt 0 ]; then
+            cat "$2" "$ST_TMP/pg.conf" >"$ST_TMP/merged.conf"
+            args+=(--config "$ST_TMP/merged.conf")
+            conf=()
+            shift 2
+        else
+            args+=("$1")
+            shift
+        fi
+    done
+    "$ST_BUILD/stratusd" "${conf[@]}" --data-dir "$ST_DATA" --listen "127.0.0.1:$ST_PORT" \
+        --log-file "$ST_TMP/stratusd.log" "${args[@]}" </dev/null >>"$ST_TMP/stratusd.err" 2>&1 &
     ST_PID=$!
     ST_PIDS+=("$ST_PID")
     for _ in $(seq 100); do

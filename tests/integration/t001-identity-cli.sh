@@ -73,7 +73,7 @@ out=$(os project list -f value -c Name 2>&1 | sort | tr '\n' ' ')
 check_eq "project list after delete" "admin demo " "$out"
 
 # A host's long-poll (up to 60 s) must not hold up a stop: SIGTERM answers it.
-"$ST_BUILD/stratus-manage" --data-dir "$ST_DATA" host add lp-host >/dev/null
+"$ST_BUILD/stratus-manage" "${ST_CONF[@]}" --data-dir "$ST_DATA" host add lp-host >/dev/null
 hauth=(-H "Authorization: Bearer $(cat "$ST_DATA/hosts/lp-host.secret")")
 rev=$(curl -s "${hauth[@]}" -H 'Content-Type: application/json' -d '{"hypervisor_type":
     "QEMU", "hypervisor_hostname": "lp-host", "virt_type": "qemu", "host_ip": "192.0.2.9",
