@@ -56,6 +56,7 @@ struct reconcile_opts {
     int shutdown_timeout;        /* seconds a clean shutdown may take (stop, resize) */
     int64_t base_unused_seconds; /* grace period of unused cached images */
     struct net_state *net;       /* the network driver (borrowed), or NULL */
+    struct volumes *vol;         /* the volume driver (borrowed), or NULL (volume.h) */
 };
 
 /* How the reconciler reaches the controller (client.c in the agent; fakes
