@@ -1355,8 +1355,10 @@ static int parse_attachment(json_t *o, struct model_attachment *a, struct st_err
             return -1;
         if (!vol_path_ok(a->path))
             return bad(err, "connection.path", a->path);
-        if (!a->format[0])
-            memcpy(a->format, a->type == MODEL_CONN_FILE ? "qcow2" : "raw", 6);
+        if (!a->format[0]) {
+            const char *f = a->type == MODEL_CONN_FILE ? "qcow2" : "raw";
+            memcpy(a->format, f, strlen(f) + 1);
+        }
     } else if (!strcmp(type, "iscsi")) {
         a->type = MODEL_CONN_ISCSI;
         if (copy_str(c, "portal", true, a->portal, sizeof(a->portal), err) < 0 ||
