@@ -307,6 +307,9 @@ static void fingerprint(const struct model_server *s, struct st_buf *out)
     st_buf_addf(out, "%s|%" PRId64 "|%s|%d|%d|%d|%s|%s", s->image.id, s->disk_generation,
                 s->flavor.id, (int) s->power, (int) s->rescue, (int) s->resize,
                 s->kernel.present ? s->kernel.id : "-", s->ramdisk.present ? s->ramdisk.id : "-");
+    for (int i = 0; i < s->nvolumes; i++)
+        if (!s->volumes[i].delete)
+            st_buf_addf(out, "|%s", s->volumes[i].attachment_id);
 }
 
 /* ------------------------------------------------------------ failures */

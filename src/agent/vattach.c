@@ -184,6 +184,15 @@ int vattach_sync_live(struct virt *v, const char *name, struct st_err *err)
             xmlFree(alias);
             continue;
         }
+        /* Without the definition's PCI address: it was handed out for the
+         * next boot and may be taken in the running domain. */
+        for (xmlNodePtr c = conf.set->nodesetval->nodeTab[i]->children, next; c; c = next) {
+            next = c->next;
+            if (c->type == XML_ELEMENT_NODE && !xmlStrcmp(c->name, BAD_CAST "address")) {
+                xmlUnlinkNode(c);
+                xmlFreeNode(c);
+            }
+        }
         b = xmlBufferCreate();
         xmlNodeDump(b, conf.doc, conf.set->nodesetval->nodeTab[i], 0, 0);
         r = virDomainAttachDeviceFlags(dom, (const char *) xmlBufferContent(b),

@@ -91,7 +91,7 @@ fi
 
 uuid() { /usr/bin/python3 -c 'import uuid; print(uuid.uuid4())'; }
 fcx() { local c=$1; shift; "$FC" "$c" "$FCDIR" "$@"; }
-console() { tr -d '\r' <"$INST/$1/console.log" 2>/dev/null; }
+console() { { tr -d '\r' <"$INST/$1/console.log"; } 2>/dev/null; }
 wait_console() { # ID ERE TIMEOUT
     local end=$((SECONDS + $3))
     while [ $SECONDS -lt $end ]; do
