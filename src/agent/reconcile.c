@@ -82,6 +82,7 @@ struct srv {
     char pending_task[MODEL_ID_MAX];
     char base_image[MODEL_ID_MAX]; /* image under the current root disk (state.json) */
     struct build_times bt;
+    bool check_volumes; /* the live domain may have volume disks to match (true at first) */
 };
 
 /* Slow libvirt work of a pass, run side by side once every server has been
@@ -226,6 +227,7 @@ static struct srv *srv_get(struct reconciler *r, const char *id)
     s = st_xcalloc(1, sizeof(*s));
     memcpy(s->id, id, strlen(id) + 1);
     st_buf_init(&s->fp, 0);
+    s->check_volumes = true;
     r->srvs = st_xrealloc(r->srvs, (r->nsrvs + 1) * sizeof(*r->srvs));
     r->srvs[r->nsrvs++] = s;
     return s;
@@ -1087,8 +1089,12 @@ static void converge(struct reconciler *r, const struct model_server *s, struct 
     if (step_domain(&c, &err) < 0 || step_power(&c, &err) < 0)
         goto fail;
     c.step = "volumes";
-    if (vattach_sync_live(r->virt, c.name.buf, &err) < 0)
-        goto fail;
+    if (s->nvolumes || sv->check_volumes) {
+        int nvd = vattach_sync_live(r->virt, c.name.buf, &err);
+        if (nvd < 0)
+            goto fail;
+        sv->check_volumes = s->nvolumes > 0 || nvd > 0;
+    }
 done:
     if (!c.deferred)
         srv_ok(sv); /* else when its job is done */

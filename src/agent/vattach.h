@@ -37,8 +37,10 @@ int vattach_prepare(struct virt *v, const char *host_id, const struct model_serv
                     struct st_err *err) __attribute__((warn_unused_result));
 
 /* When domain 'name' runs: hot-plugs the volume disks of its persistent
- * definition that the live domain lacks, unplugs the live ones the
- * definition lacks.  Nothing when it does not run. */
+ * definition that the live domain lacks, asks the guest to release the
+ * live ones the definition lacks.  Nothing when it does not run.  Returns
+ * the number of volume disks the live and persistent XML had (0: nothing to
+ * look at until the desired state attaches something). */
 int vattach_sync_live(struct virt *v, const char *name, struct st_err *err)
     __attribute__((warn_unused_result));
 

@@ -438,11 +438,34 @@ for _ in $(seq 100); do [ -e "$POOL/volume-$STRAY.qcow2" ] || break; sleep 0.2; 
 [ ! -e "$POOL/volume-$STRAY.qcow2" ] && ok "a volume file nothing desires is removed" || not_ok "a volume file nothing desires is removed"
 [ -e "$POOL/notes.txt" ] && ok "a file not named like a volume stays" || not_ok "a file not named like a volume stays"
 
+# SIGKILL while a volume is being made: the restarted agent makes it, and
+# no half-made file is left.
+V6=$(uuid)
+kill -KILL "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+: >"$POOL/volume-$V6.qcow2.part"
+fcx add-volume "{\"id\": \"$V6\", \"backend\": \"file\", \"size\": 1, \"delete\": false, \"source\": {\"type\": \"image\", \"image\": $IMG}, \"snapshots\": [], \"exports\": []}"
+"$AGENT" --data-dir "$DATA" --controller "$URL" --config "$ST_TMP/agent.conf" \
+    --log-file "$ST_TMP/agent.log" --log-level debug 2>>"$ST_TMP/agent.err" &
+AGENT_PID=$!
+ST_PIDS+=("$AGENT_PID")
+for _ in $(seq 40); do [ -e "$POOL/volume-$V6.qcow2.part" ] && break; sleep 0.05; done
+kill -KILL "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+"$AGENT" --data-dir "$DATA" --controller "$URL" --config "$ST_TMP/agent.conf" \
+    --log-file "$ST_TMP/agent.log" --log-level debug 2>>"$ST_TMP/agent.err" &
+AGENT_PID=$!
+ST_PIDS+=("$AGENT_PID")
+wait_vol "$V6" "v['state'] == 'available'" "after SIGKILLs the volume is made by the restarted agent" 120
+check_eq "no .part file is left in the pool" "" "$(ls "$POOL" | grep '\.part$' | tr '\n' ' ')"
+check_eq "the volumes made before are still there" "4" \
+    "$(ls "$POOL" | grep -cE "volume-($V1|$V3|$V4|$V5)\.qcow2")"
+
 # Deletes: servers, volumes, the backup.
 fcx set "$S2" delete=true
 fcx set "$S1" delete=true
 fcx wait-gone "$S1" 60 && fcx wait-gone "$S2" 60 && ok "the servers are deleted" || not_ok "the servers are deleted"
-for v in "$V1" "$V3" "$V4" "$V5"; do fcx set-volume "$v" delete=true; done
+for v in "$V1" "$V3" "$V4" "$V5" "$V6"; do fcx set-volume "$v" delete=true; done
 fcx set-doc 'backups=[]'
 for _ in $(seq 100); do
     [ -z "$(ls "$POOL" | grep -v notes.txt)" ] && [ -z "$(ls "$BACKUPS")" ] && break
