@@ -204,8 +204,6 @@ int vol_qemu_create(const char *path, int64_t bytes, struct st_err *err)
     cmd_arg(c, "-q");
     cmd_arg(c, "-f");
     cmd_arg(c, "qcow2");
-    cmd_arg(c, "-o");
-    cmd_arg(c, "preallocation=metadata");
     cmd_arg(c, "--");
     cmd_arg(c, path);
     cmd_argf(c, "%" PRId64, bytes);
@@ -228,10 +226,6 @@ int vol_qemu_convert(const char *src, const char *sfmt, const char *dst, const c
     cmd_arg(c, sfmt);
     cmd_arg(c, "-O");
     cmd_arg(c, dfmt);
-    if (!existing && !compress && !strcmp(dfmt, "qcow2")) {
-        cmd_arg(c, "-o");
-        cmd_arg(c, "preallocation=metadata");
-    }
     cmd_arg(c, "--");
     cmd_arg(c, src);
     cmd_arg(c, dst);
@@ -245,7 +239,6 @@ int vol_qemu_resize(const char *path, int64_t bytes, struct st_err *err)
     cmd_arg(c, "-q");
     cmd_arg(c, "-f");
     cmd_arg(c, "qcow2");
-    cmd_arg(c, "--preallocation=metadata");
     cmd_arg(c, "--");
     cmd_arg(c, path);
     cmd_argf(c, "%" PRId64, bytes);
@@ -628,8 +621,35 @@ static const struct iscsi_target *find_target(const struct volumes *v, const cha
     return NULL;
 }
 
+/* tgt serves a file at the length it had when the target was made, and a
+ * qcow2 grows as QEMU allocates clusters: so before a qcow2 volume is
+ * exported its file is made long enough (sparse) for every cluster and its
+ * metadata (L2 and refcount tables: less than 1/64 of the disk with 64 KiB
+ * clusters).  qcow2 allocates by refcount, never by file length, so the
+ * zero tail is simply free space (qemu-img check finds nothing). */
+static int pad_for_export(const char *path, struct st_err *err)
+{
+    struct stat sb;
+    int64_t vsize = 0, want;
+    if (disk_info(path, "qcow2", &vsize, NULL, err) < 0)
+        return -1;
+    want = vsize + vsize / 64 + (INT64_C(16) << 20);
+    if (stat(path, &sb) < 0) {
+        st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot stat '%s'", path);
+        return -1;
+    }
+    if (sb.st_size >= want)
+        return 0;
+    if (truncate(path, want) < 0) {
+        st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot extend '%s' for its export", path);
+        return -1;
+    }
+    return 0;
+}
+
 /* Makes sure the target of export 'x' of the volume on 'backing' exists. */
-static int ensure_export(struct volumes *v, const struct model_vol_export *x, const char *backing,
+static int ensure_export(struct volumes *v, const struct model_volume *vol,
+                         const struct model_vol_export *x, const char *backing,
                          struct st_err *err)
 {
     struct st_buf iqn = ST_BUF_INIT, side = ST_BUF_INIT;
@@ -637,6 +657,8 @@ static int ensure_export(struct volumes *v, const struct model_vol_export *x, co
     int rc = -1, tid;
 
     if (load_targets(v, err) < 0)
+        goto out;
+    if (strcmp(vol->backend, "lvm") && pad_for_export(backing, err) < 0)
         goto out;
     iscsi_iqn(x->attachment_id, &iqn);
     t = find_target(v, iqn.buf);
@@ -813,8 +835,7 @@ static int make_snapshot(struct volumes *v, const struct model_volume *vol, cons
     vol_file_path(v, "volume", vol->id, &src);
     vol_file_path(v, "snapshot", sid, &dst);
     st_buf_addf(&part, "%s.part", dst.buf);
-    /* A copy holds only the allocated clusters (no preallocation: a
-     * snapshot is never exported). */
+    /* A copy holds only the allocated clusters. */
     {
         struct st_cmd *c = cmd_new(QEMU_IMG);
         cmd_arg(c, "convert");
@@ -901,7 +922,7 @@ static json_t *converge(struct volumes *v, const struct model_desired *d,
             0)
             goto fail;
         bytes = vol->size_gb * GIB;
-        if (!is_lvm(vol) && file_size(path.buf, &bytes, &err) < 0)
+        if (!is_lvm(vol) && vol->source != MODEL_VSRC_NONE && file_size(path.buf, &bytes, &err) < 0)
             goto fail;
         log_info(MOD, "volume '%s' (%" PRId64 " GiB, %s) created in %.1f ms", vol->id, vol->size_gb,
                  vol->backend, (double) (st_mono_ns() - t0) / 1e6);
@@ -969,7 +990,7 @@ static json_t *converge(struct volumes *v, const struct model_desired *d,
     for (size_t i = 0; i < vol->nexports; i++) {
         const struct model_vol_export *x = &vol->exports[i];
         struct st_buf iqn = ST_BUF_INIT;
-        if (ensure_export(v, x, path.buf, &err) < 0)
+        if (ensure_export(v, vol, x, path.buf, &err) < 0)
             goto fail;
         iscsi_iqn(x->attachment_id, &iqn);
         json_array_append_new(exports, json_pack("{s:s, s:s, s:s, s:i, s:s}", "attachment_id",

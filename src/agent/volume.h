@@ -4,11 +4,10 @@
  * exports, reconciled from the desired state like servers.
  *
  * Backends:
- *   file  one qcow2 per volume, FILE_POOL/volume-<id>.qcow2, made with
- *         preallocation=metadata (the file's length covers the whole
- *         virtual disk, so that tgt, which exports a file at its length
- *         when the target is made, serves every cluster QEMU may
- *         allocate); snapshots are standalone copies
+ *   file  one qcow2 per volume, FILE_POOL/volume-<id>.qcow2 (an exported
+ *         one is first made long enough, sparsely, for all its clusters:
+ *         tgt serves a file at the length it had when the target was
+ *         made); snapshots are standalone copies
  *         FILE_POOL/snapshot-<id>.qcow2 (qemu-img convert -U: no backing
  *         chains, any delete order works).
  *   lvm   thin LVs VG/volume-<id> in the thin pool VG/stratus-pool, thin
@@ -93,7 +92,7 @@ json_t *vol_task(struct volumes *v, const struct model_task *t, const struct mod
 void vol_file_path(const struct volumes *v, const char *kind, const char *id, struct st_buf *out);
 void vol_lv_path(const struct volumes *v, const char *name, struct st_buf *out);
 
-/* qemu-img: an empty qcow2 of 'bytes' at 'path' (preallocation=metadata). */
+/* qemu-img: an empty qcow2 of 'bytes' at 'path'. */
 int vol_qemu_create(const char *path, int64_t bytes, struct st_err *err)
     __attribute__((warn_unused_result));
 /* qemu-img convert of 'src' (format 'sfmt') to 'dst' (format 'dfmt');
