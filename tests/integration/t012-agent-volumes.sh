@@ -417,6 +417,17 @@ done
 virsh -q -c "$LIBVIRT" secret-list --all 2>/dev/null | grep -q "stratus-$HOST_ID-$A3" &&
     not_ok "its libvirt secret is removed" || ok "its libvirt secret is removed"
 
+# Upload to an image (os-volume_upload_image): PUT /internal/v1/images/ID/file.
+IMG2=$(uuid)
+T=$(task volume_upload_image "\"volume_id\": \"$V3\", \"image_id\": \"$IMG2\", \"disk_format\": \"qcow2\"")
+if out=$(fcx wait-task "$T" 120) && [ "$(echo "$out" | jq -r .status)" = done ]; then
+    ok "upload-to-image task done"
+else
+    not_ok "upload-to-image task done"
+    echo "#   $out"
+fi
+check_eq "the uploaded image is a qcow2 with the pattern" "T012-$W3" "$(qcow_data "$FCDIR/uploads/$IMG2")"
+
 # Boot from a volume made from the test image.
 fcx add-volume "{\"id\": \"$V5\", \"backend\": \"file\", \"size\": 1, \"delete\": false, \"source\": {\"type\": \"image\", \"image\": $IMG}, \"snapshots\": [], \"exports\": []}"
 wait_vol "$V5" "v['state'] == 'available'" "a volume from the test image becomes available" 120
