@@ -83,6 +83,8 @@ struct srv {
     char base_image[MODEL_ID_MAX]; /* image under the current root disk (state.json) */
     struct build_times bt;
     bool check_volumes; /* the live domain may have volume disks to match (true at first) */
+    char vol_fault_att[MODEL_ID_MAX]; /* attachment whose hot-plug failed, "" if none */
+    char vol_fault[ST_ERR_MSG_MAX];   /* its failure, reported on the attachment */
 };
 
 /* Slow libvirt work of a pass, run side by side once every server has been
@@ -1090,10 +1092,22 @@ static void converge(struct reconciler *r, const struct model_server *s, struct 
         goto fail;
     c.step = "volumes";
     if (s->nvolumes || sv->check_volumes) {
-        int nvd = vattach_sync_live(r->virt, c.name.buf, &err);
-        if (nvd < 0)
+        char att[MODEL_ID_MAX];
+        int nvd = vattach_sync_live(r->virt, c.name.buf, att, &err);
+        if (nvd < 0 && !att[0])
             goto fail;
-        sv->check_volumes = s->nvolumes > 0 || nvd > 0;
+        if (nvd < 0) {
+            /* The attachment fails, not the server (as Nova's attach). */
+            if (strcmp(sv->vol_fault, err.msg) && log_rl_allow(&r->rl))
+                log_errorx(MOD, "server '%s': attachment '%s' failed: %s", s->id, att, err.msg);
+            memcpy(sv->vol_fault_att, att, sizeof(att));
+            memcpy(sv->vol_fault, err.msg, strlen(err.msg) + 1);
+            st_err_clear(&err);
+            sv->check_volumes = true;
+        } else {
+            sv->vol_fault_att[0] = sv->vol_fault[0] = '\0';
+            sv->check_volumes = s->nvolumes > 0 || nvd > 0;
+        }
     }
 done:
     if (!c.deferred)
@@ -1460,7 +1474,8 @@ static json_t *server_entry(struct reconciler *r, const struct model_server *s, 
                               state, "power_state", virt_power_state(vi.state), "disk_generation",
                               (json_int_t) st.disk_generation, "resize", resize, "rescued",
                               have_state && st.rescued, "fault", fault, "volumes",
-                              vattach_report(r->virt, name.buf, s));
+                              vattach_report(r->virt, name.buf, s, sv->vol_fault_att,
+                                             sv->vol_fault));
         st_buf_release(&name);
         return e;
     }

@@ -152,13 +152,15 @@ static int get_xml(virDomainPtr dom, unsigned flags, const char *name, struct vd
     return rc;
 }
 
-int vattach_sync_live(struct virt *v, const char *name, struct st_err *err)
+int vattach_sync_live(struct virt *v, const char *name, char failed_att[MODEL_ID_MAX],
+                      struct st_err *err)
 {
     virConnectPtr conn = virt_conn(v);
     virDomainPtr dom;
     struct vdisks live, conf;
     int rc = -1;
 
+    failed_att[0] = '\0';
     if (!conn) {
         st_err_set(err, ST_ERR_INTERNAL, "no libvirt connection");
         return -1;
@@ -200,6 +202,9 @@ int vattach_sync_live(struct virt *v, const char *name, struct st_err *err)
         xmlBufferFree(b);
         if (r < 0) {
             lv_err(err, "hot-plugging volume disk", alias);
+            if (strlen(alias) - strlen(DOMAIN_VOL_ALIAS) < MODEL_ID_MAX)
+                memcpy(failed_att, alias + strlen(DOMAIN_VOL_ALIAS),
+                       strlen(alias) - strlen(DOMAIN_VOL_ALIAS) + 1);
             xmlFree(alias);
             goto out;
         }
@@ -223,7 +228,8 @@ out_live:
     return rc;
 }
 
-json_t *vattach_report(struct virt *v, const char *name, const struct model_server *s)
+json_t *vattach_report(struct virt *v, const char *name, const struct model_server *s,
+                       const char *fault_att, const char *fault)
 {
     virConnectPtr conn = virt_conn(v);
     json_t *out = json_array();
@@ -243,6 +249,10 @@ json_t *vattach_report(struct virt *v, const char *name, const struct model_serv
                 json_array_append_new(out, json_pack("{s:s, s:s, s:n}", "attachment_id",
                                                      s->volumes[i].attachment_id, "state",
                                                      "attached", "fault"));
+            else if (fault_att && !strcmp(fault_att, s->volumes[i].attachment_id))
+                json_array_append_new(out, json_pack("{s:s, s:s, s:s}", "attachment_id",
+                                                     s->volumes[i].attachment_id, "state",
+                                                     "error", "fault", fault ? fault : ""));
         }
         vdisks_free(&vd);
     }

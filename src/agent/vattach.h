@@ -40,14 +40,18 @@ int vattach_prepare(struct virt *v, const char *host_id, const struct model_serv
  * definition that the live domain lacks, asks the guest to release the
  * live ones the definition lacks.  Nothing when it does not run.  Returns
  * the number of volume disks the live and persistent XML had (0: nothing to
- * look at until the desired state attaches something). */
-int vattach_sync_live(struct virt *v, const char *name, struct st_err *err)
-    __attribute__((warn_unused_result));
+ * look at until the desired state attaches something).  When a hot-plug
+ * fails, 'failed_att' gets its attachment id ("" for other failures). */
+int vattach_sync_live(struct virt *v, const char *name, char failed_att[MODEL_ID_MAX],
+                      struct st_err *err) __attribute__((warn_unused_result));
 
 /* The "volumes" of the report entry of 's' (domain 'name'): each of its
  * attachments that the domain has (the live one when running, else the
- * definition): {"attachment_id", "state": "attached"}.  New reference. */
-json_t *vattach_report(struct virt *v, const char *name, const struct model_server *s);
+ * definition): {"attachment_id", "state": "attached"}; attachment
+ * 'fault_att' (may be NULL) when not attached: "error" with 'fault'.  New
+ * reference. */
+json_t *vattach_report(struct virt *v, const char *name, const struct model_server *s,
+                       const char *fault_att, const char *fault);
 
 /* Removes the secrets named for 'host_id' that no attachment of 'd' uses. */
 int vattach_cleanup_secrets(struct virt *v, const char *host_id, const struct model_desired *d,
