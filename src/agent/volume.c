@@ -927,6 +927,15 @@ static json_t *converge(struct volumes *v, const struct model_desired *d,
         log_info(MOD, "volume '%s' (%" PRId64 " GiB, %s) created in %.1f ms", vol->id, vol->size_gb,
                  vol->backend, (double) (st_mono_ns() - t0) / 1e6);
     }
+    if (bytes < vol->size_gb * GIB && vol->nexports) {
+        /* QEMU on the other end caches the qcow2's metadata, which a
+         * resize under it would change, and tgt would serve the old LUN
+         * size anyway. */
+        st_err_set(&err, ST_ERR_CONFLICT,
+                   "volume '%s' cannot grow while it is exported over iSCSI: detach it first",
+                   vol->id);
+        goto fail;
+    }
     if (bytes < vol->size_gb * GIB) {
         int64_t want = vol->size_gb * GIB;
         int live = 0;
