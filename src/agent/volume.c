@@ -866,6 +866,41 @@ static json_t *gone(const char *id)
     return json_pack("{s:s, s:s, s:n}", "id", id, "state", "gone", "fault");
 }
 
+/* Grows volume 'vol' to its desired size: through libvirt's block resize
+ * when a running guest has it open, else qemu-img; an LV is extended
+ * first.  Refused while exported. */
+static int grow(struct volumes *v, const struct model_desired *d, const struct model_volume *vol,
+                const char *path, const struct vol_io *io, struct st_err *err)
+{
+    int64_t want = vol->size_gb * GIB;
+    int live = 0;
+    if (vol->nexports) {
+        /* QEMU on the other end caches the qcow2's metadata, which a
+         * resize under it would change, and tgt would serve the old LUN
+         * size anyway. */
+        st_err_set(err, ST_ERR_CONFLICT,
+                   "volume '%s' cannot grow while it is exported over iSCSI: detach it first",
+                   vol->id);
+        return -1;
+    }
+    if (is_lvm(vol)) {
+        struct st_buf n = ST_BUF_INIT;
+        int rc;
+        st_buf_addf(&n, "volume-%s", vol->id);
+        rc = vol_lvm_extend(v->vg, n.buf, vol->size_gb, err);
+        st_buf_release(&n);
+        if (rc < 0)
+            return -1;
+    }
+    if (io->virt)
+        live = vattach_block_resize(io->virt, d, vol->id, (unsigned long long) want, err);
+    if (live < 0 || (!live && !is_lvm(vol) && vol_qemu_resize(path, want, err) < 0))
+        return -1;
+    log_info(MOD, "volume '%s' grown to %" PRId64 " GiB%s", vol->id, vol->size_gb,
+             live ? " (in its running guest)" : "");
+    return 0;
+}
+
 static json_t *converge(struct volumes *v, const struct model_desired *d,
                         const struct model_volume *vol, const struct vol_io *io)
 {
@@ -874,6 +909,7 @@ static json_t *converge(struct volumes *v, const struct model_desired *d,
     json_t *snaps = json_array(), *exports = json_array(), *entry, *loc;
     const char *state = "available";
     int64_t bytes = 0;
+    bool off;
     int have;
 
     backing_of(v, vol, "volume", vol->id, &path);
@@ -907,15 +943,16 @@ static json_t *converge(struct volumes *v, const struct model_desired *d,
         log_debug(MOD, "volume '%s' removed", vol->id);
         return json_pack("{s:s, s:s, s:n}", "id", vol->id, "state", "gone", "fault");
     }
-    if (backing_off(v, vol->id)) {
-        state = "error";
-        have = present(v, vol, "volume", vol->id, &bytes, &err);
-        st_err_clear(&err);
-        goto report;
-    }
+    /* Backing off after a failure: what exists is reported (and kept
+     * exported), nothing fails again before its time. */
+    off = backing_off(v, vol->id);
     have = present(v, vol, "volume", vol->id, &bytes, &err);
     if (have < 0)
         goto fail;
+    if (!have && off) {
+        state = "error";
+        goto report;
+    }
     if (!have) {
         int64_t t0 = st_mono_ns();
         if ((is_lvm(vol) ? create_lvm(v, vol, io, &err) : create_file(v, vol, path.buf, io, &err)) <
@@ -927,36 +964,29 @@ static json_t *converge(struct volumes *v, const struct model_desired *d,
         log_info(MOD, "volume '%s' (%" PRId64 " GiB, %s) created in %.1f ms", vol->id, vol->size_gb,
                  vol->backend, (double) (st_mono_ns() - t0) / 1e6);
     }
-    if (bytes < vol->size_gb * GIB && vol->nexports) {
-        /* QEMU on the other end caches the qcow2's metadata, which a
-         * resize under it would change, and tgt would serve the old LUN
-         * size anyway. */
-        st_err_set(&err, ST_ERR_CONFLICT,
-                   "volume '%s' cannot grow while it is exported over iSCSI: detach it first",
-                   vol->id);
-        goto fail;
+    /* Exports before the rest: a later failure must not hide them. */
+    for (size_t i = 0; i < vol->nexports; i++) {
+        const struct model_vol_export *x = &vol->exports[i];
+        struct st_buf iqn = ST_BUF_INIT;
+        if (ensure_export(v, vol, x, path.buf, &err) < 0)
+            goto fail;
+        iscsi_iqn(x->attachment_id, &iqn);
+        json_array_append_new(exports, json_pack("{s:s, s:s, s:s, s:i, s:s}", "attachment_id",
+                                                 x->attachment_id, "portal", v->portal, "iqn",
+                                                 iqn.buf, "lun", 1, "format",
+                                                 is_lvm(vol) ? "raw" : "qcow2"));
+        st_buf_release(&iqn);
     }
-    if (bytes < vol->size_gb * GIB) {
-        int64_t want = vol->size_gb * GIB;
-        int live = 0;
-        if (is_lvm(vol)) {
-            struct st_buf n = ST_BUF_INIT;
-            st_buf_addf(&n, "volume-%s", vol->id);
-            if (vol_lvm_extend(v->vg, n.buf, vol->size_gb, &err) < 0) {
-                st_buf_release(&n);
-                goto fail;
-            }
-            st_buf_release(&n);
+    if (bytes < vol->size_gb * GIB && off) {
+        state = "error";
+    } else if (bytes < vol->size_gb * GIB) {
+        if (grow(v, d, vol, path.buf, io, &err) < 0) {
+            fault_set(v, vol->id, "volume", &err);
+            st_err_clear(&err);
+            state = "error";
+        } else {
+            bytes = vol->size_gb * GIB;
         }
-        if (io->virt)
-            live = vattach_block_resize(io->virt, d, vol->id, (unsigned long long) want, &err);
-        if (live < 0)
-            goto fail;
-        if (!live && !is_lvm(vol) && vol_qemu_resize(path.buf, want, &err) < 0)
-            goto fail;
-        bytes = want;
-        log_info(MOD, "volume '%s' grown to %" PRId64 " GiB%s", vol->id, vol->size_gb,
-                 live ? " (in its running guest)" : "");
     }
     for (size_t i = 0; i < vol->nsnapshots; i++) {
         const struct model_vol_snapshot *sn = &vol->snapshots[i];
@@ -996,19 +1026,8 @@ static json_t *converge(struct volumes *v, const struct model_desired *d,
                               json_pack("{s:s, s:s, s:n}", "id", sn->id, "state", "available",
                                         "fault"));
     }
-    for (size_t i = 0; i < vol->nexports; i++) {
-        const struct model_vol_export *x = &vol->exports[i];
-        struct st_buf iqn = ST_BUF_INIT;
-        if (ensure_export(v, vol, x, path.buf, &err) < 0)
-            goto fail;
-        iscsi_iqn(x->attachment_id, &iqn);
-        json_array_append_new(exports, json_pack("{s:s, s:s, s:s, s:i, s:s}", "attachment_id",
-                                                 x->attachment_id, "portal", v->portal, "iqn",
-                                                 iqn.buf, "lun", 1, "format",
-                                                 is_lvm(vol) ? "raw" : "qcow2"));
-        st_buf_release(&iqn);
-    }
-    fault_clear(v, vol->id, "volume");
+    if (strcmp(state, "error"))
+        fault_clear(v, vol->id, "volume");
     goto report;
 fail:
     fault_set(v, vol->id, "volume", &err);
