@@ -330,6 +330,77 @@ static void disk(struct dw *d, const char *device, const char *path, const char 
     end(d);
 }
 
+/* The <disk> of an attached volume.  The portal is "ADDR:PORT" or
+ * "[V6ADDR]:PORT" (checked in model.c). */
+static int volume_disk(struct dw *d, const struct domain_volume *v, const char *cache,
+                       const char *dev, struct st_err *err)
+{
+    const struct model_attachment *a = v->att;
+    const char *fmt = v->format && v->format[0] ? v->format : a->format[0] ? a->format : "raw";
+    struct st_buf alias = ST_BUF_INIT;
+
+    if (strcmp(fmt, "qcow2") && strcmp(fmt, "raw")) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "volume '%s': unsupported format '%s'", a->volume_id,
+                   fmt);
+        return -1;
+    }
+    st_buf_addf(&alias, DOMAIN_VOL_ALIAS "%s", a->attachment_id);
+    start(d, "disk");
+    switch (a->type) {
+    case MODEL_CONN_FILE:
+        attr(d, "type", "file");
+        attr(d, "device", "disk");
+        empty(d, "driver", 3, "name", "qemu", "type", fmt, "cache", cache);
+        empty(d, "source", 1, "file", a->path);
+        break;
+    case MODEL_CONN_BLOCK:
+        attr(d, "type", "block");
+        attr(d, "device", "disk");
+        empty(d, "driver", 3, "name", "qemu", "type", fmt, "cache", cache);
+        empty(d, "source", 1, "dev", a->path);
+        break;
+    case MODEL_CONN_ISCSI: {
+        char host[64], port[8];
+        const char *colon = strrchr(a->portal, ':');
+        size_t hl = colon ? (size_t) (colon - a->portal) : 0;
+        const char *h = a->portal;
+        if (!colon || hl == 0 || hl >= sizeof(host) || strlen(colon + 1) >= sizeof(port) ||
+            !v->secret_usage) {
+            st_err_set(err, ST_ERR_BAD_REQUEST, "volume '%s': bad iSCSI portal '%s'",
+                       a->volume_id, a->portal);
+            st_buf_release(&alias);
+            return -1;
+        }
+        if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+            h++;
+            hl -= 2;
+        }
+        memcpy(host, h, hl);
+        host[hl] = '\0';
+        memcpy(port, colon + 1, strlen(colon + 1) + 1);
+        attr(d, "type", "network");
+        attr(d, "device", "disk");
+        empty(d, "driver", 3, "name", "qemu", "type", fmt, "cache", cache);
+        start(d, "source");
+        attr(d, "protocol", "iscsi");
+        attrf(d, "name", "%s/%d", a->iqn, a->lun);
+        empty(d, "host", 2, "name", host, "port", port);
+        start(d, "auth");
+        attr(d, "username", a->chap_user);
+        empty(d, "secret", 2, "type", "iscsi", "usage", v->secret_usage);
+        end(d);
+        end(d);
+        break;
+    }
+    }
+    empty(d, "target", 2, "dev", dev, "bus", "virtio");
+    elem(d, "serial", a->volume_id);
+    empty(d, "alias", 1, "name", alias.buf);
+    end(d);
+    st_buf_release(&alias);
+    return 0;
+}
+
 /* "2026-11-23T18:00:00Z" -> "2026-11-23 18:00:00", Nova's creationTime;
  * false when 'iso' does not parse. */
 static bool creation_time(const char *iso, char out[32])
@@ -537,9 +608,23 @@ static int write_devices(struct dw *d, const struct model_server *s,
             return -1;
         disk(d, "disk", paths->rescue_disk, "qcow2", cache, dev, bus);
     }
-    if (disk_target(&dn, bus, dev, err) < 0)
-        return -1;
-    disk(d, "disk", paths->disk, "qcow2", cache, dev, bus);
+    {
+        const struct domain_volume *boot = NULL;
+        for (int i = 0; i < paths->nvolumes; i++)
+            if (paths->volumes[i].att->boot_index == 0)
+                boot = &paths->volumes[i];
+        if (boot) {
+            /* The boot volume is the first virtio disk, whatever the
+             * image's bus, and the server has no root disk of its own. */
+            if (disk_target(&dn, "virtio", dev, err) < 0 ||
+                volume_disk(d, boot, cache, dev, err) < 0)
+                return -1;
+        } else {
+            if (disk_target(&dn, bus, dev, err) < 0)
+                return -1;
+            disk(d, "disk", paths->disk, "qcow2", cache, dev, bus);
+        }
+    }
     if (!s->rescue && paths->disk_local) {
         if (disk_target(&dn, bus, dev, err) < 0)
             return -1;
@@ -549,6 +634,33 @@ static int write_devices(struct dw *d, const struct model_server *s,
         if (disk_target(&dn, bus, dev, err) < 0)
             return -1;
         disk(d, "disk", paths->disk_swap, "qcow2", cache, dev, bus);
+    }
+    {
+        /* Attached volumes on the device the controller chose (vdb, vdc,
+         * ...), unless a disk of the server's own has it: then the next
+         * free virtio name. */
+        unsigned used = 0;
+        int own = dn.next[0]; /* virtio names the server's own disks took */
+        for (int i = 0; i < own && i < 26; i++)
+            used |= 1u << i;
+        for (int i = 0; i < paths->nvolumes; i++) {
+            const struct model_attachment *a = paths->volumes[i].att;
+            int k = a->device[2] - 'a';
+            if (a->boot_index == 0)
+                continue;
+            if (strncmp(a->device, "vd", 2) || (used & (1u << k))) {
+                for (k = 0; k < 26 && (used & (1u << k)); k++)
+                    ;
+                if (k == 26) {
+                    st_err_set(err, ST_ERR_BAD_REQUEST, "too many disks on bus 'virtio'");
+                    return -1;
+                }
+            }
+            used |= 1u << k;
+            if (st_snprintf(dev, sizeof(dev), "vd%c", 'a' + k) < 0 ||
+                volume_disk(d, &paths->volumes[i], cache, dev, err) < 0)
+                return -1;
+        }
     }
     if (paths->seed) {
         if (disk_target(&dn, "ide", dev, err) < 0)
@@ -662,7 +774,7 @@ int domain_xml_render(const struct model_server *s, const struct domain_paths *p
                    s->id, opts->virt_type ? opts->virt_type : "(null)");
         return -1;
     }
-    if (!paths->disk) {
+    if (!paths->disk && !model_boot_volume(s)) {
         st_err_set(err, ST_ERR_INTERNAL, "domain of server '%s': no root disk", s->id);
         return -1;
     }
@@ -744,5 +856,44 @@ out:
         xmlBufferFree(xbuf);
     st_buf_release(&d.tmp);
     st_buf_release(&name);
+    return rc;
+}
+
+int domain_volume_xml(const struct domain_volume *v, const char *dev, const char *virt_type,
+                      struct st_buf *out, struct st_err *err)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    struct dw d = {NULL, 0, ST_BUF_INIT};
+    xmlBufferPtr xbuf = NULL;
+    int rc = -1;
+
+    (void) pthread_once(&once, init_libxml);
+    xbuf = xmlBufferCreate();
+    if (!xbuf || !(d.w = xmlNewTextWriterMemory(xbuf, 0))) {
+        st_err_set(err, ST_ERR_INTERNAL, "cannot create an XML writer");
+        goto out;
+    }
+    check(&d, xmlTextWriterSetIndent(d.w, 1));
+    check(&d, xmlTextWriterSetIndentString(d.w, BAD_CAST "  "));
+    if (volume_disk(&d, v, virt_type && !strcmp(virt_type, "kvm") ? "none" : "writeback", dev,
+                    err) < 0)
+        goto out;
+    if (!d.failed)
+        check(&d, xmlTextWriterEndDocument(d.w));
+    if (d.failed) {
+        st_err_set(err, ST_ERR_INTERNAL, "cannot write the disk XML of volume '%s'",
+                   v->att->volume_id);
+        goto out;
+    }
+    xmlFreeTextWriter(d.w);
+    d.w = NULL;
+    st_buf_add(out, xmlBufferContent(xbuf), (size_t) xmlBufferLength(xbuf));
+    rc = 0;
+out:
+    if (d.w)
+        xmlFreeTextWriter(d.w);
+    if (xbuf)
+        xmlBufferFree(xbuf);
+    st_buf_release(&d.tmp);
     return rc;
 }

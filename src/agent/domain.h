@@ -23,6 +23,19 @@
 #include "common/buf.h"
 #include "common/err.h"
 
+/* A volume attached to the server (VOLUMES.md): a virtio disk with
+ * <serial> = the volume id (what the guest reads in /sys/block/vdX/serial,
+ * as with Nova) and the user alias "ua-vol-<attachment id>" (DOMAIN_VOL_ALIAS),
+ * by which the agent finds it again in the live and persistent XML. */
+struct domain_volume {
+    const struct model_attachment *att;
+    const char *format;       /* "qcow2" or "raw": what the bytes on the connection are */
+    const char *secret_usage; /* iscsi: the usage id of the libvirt secret holding the
+                                 CHAP password */
+};
+
+#define DOMAIN_VOL_ALIAS "ua-vol-"
+
 /* Files of an instance on the host; NULL for those it has not.  Every disk
  * but the seed is qcow2; the seed is a raw ISO. */
 struct domain_paths {
@@ -38,6 +51,9 @@ struct domain_paths {
     const char *initrd;
     const char *rescue_disk; /* when rescued: boots first, the root disk second;
                                 disk_local and disk_swap are left out then */
+    const struct domain_volume *volumes; /* attached volumes; one with boot_index 0
+                                            replaces the root disk ('disk' may be NULL) */
+    int nvolumes;
 };
 
 struct domain_opts {
@@ -57,6 +73,12 @@ struct domain_opts {
 
 /* The libvirt domain name of a server: "instance-<uuid>".  'out' gets it. */
 void domain_name(const char *server_id, struct st_buf *out);
+
+/* Appends the <disk> XML of volume 'v' alone to 'out', as the domain XML
+ * has it, with target 'dev' ("vdb"): for tests and for attaching it to a
+ * running domain. */
+int domain_volume_xml(const struct domain_volume *v, const char *dev, const char *virt_type,
+                      struct st_buf *out, struct st_err *err) __attribute__((warn_unused_result));
 
 /* Appends the domain XML of 's' to 'out' (nothing on failure).  Fails with
  * BAD_REQUEST when the model asks for something that cannot be rendered (a

@@ -56,6 +56,7 @@
 #include "agent/net.h"
 #include "agent/options.h"
 #include "agent/reconcile.h"
+#include "agent/volume.h"
 #include "agent/virt.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -263,6 +264,7 @@ struct agent {
     char host_id[MODEL_ID_MAX]; /* our host's id in the controller, from registration */
     char vtep[64];              /* this host's address for VXLAN, "" if unknown */
     struct net_state *net;
+    struct volumes *vol;
     const char *virt_type;
     struct virt *virt;
     struct client *client;
@@ -670,6 +672,8 @@ static json_t *register_body(struct agent *a, struct st_err *err)
                          ? (json_int_t) ((uint64_t) vfs.f_blocks * vfs.f_frsize >> 30)
                          : 0));
     json_object_set_new(b, "agent_version", json_string(AGENT_VERSION));
+    if (a->vol)
+        json_object_set_new(b, "volume_backends", vol_backends(a->vol));
     return b;
 fail:
     json_decref(b);
@@ -1030,8 +1034,31 @@ int main(int argc, char **argv)
             goto fail;
     }
     {
+        const char *dd = cfg_str(a.cfg, "DEFAULT", "data_dir");
+        const char *fp = cfg_str(a.cfg, "volume", "file_pool");
+        const char *bd = cfg_str(a.cfg, "volume", "backup_dir");
+        char *pool = *fp ? st_xstrdup(fp) : st_xasprintf("%s/volumes", dd);
+        char *backups = *bd ? st_xstrdup(bd) : st_xasprintf("%s/backups", dd);
+        struct vol_opts vopts = {
+            .backends = cfg_str(a.cfg, "volume", "backends"),
+            .file_pool = pool,
+            .backup_dir = backups,
+            .lvm_vg = cfg_str(a.cfg, "volume", "lvm_volume_group"),
+            .iscsi_portal = cfg_str(a.cfg, "volume", "iscsi_portal"),
+            .iscsi = cfg_bool(a.cfg, "volume", "iscsi"),
+            .state_dir = dd,
+            .instances_path = a.instances_path,
+        };
+        a.vol = vol_new(&vopts, &err);
+        free(pool);
+        free(backups);
+        if (!a.vol)
+            goto fail;
+    }
+    {
         struct reconcile_opts ropts = {
             .net = a.net,
+            .vol = a.vol,
             .instances_path = a.instances_path,
             .virt_type = a.virt_type,
             .vnc_listen = cfg_str(a.cfg, "libvirt", "vnc_listen"),
@@ -1103,6 +1130,7 @@ out:
     reconcile_free(a.rec);
     net_free(a.net);
     consoles_free(a.consoles);
+    vol_free(a.vol);
     client_free(a.client);
     client_free(a.hb.client);
     virt_close(a.virt);

@@ -19,6 +19,10 @@ static int bad(struct st_err *err, const char *what, const char *detail)
     return -1;
 }
 
+static void lower(char *s);
+struct model_attachment;
+static int parse_attachment(json_t *o, struct model_attachment *a, struct st_err *err);
+
 static int copy_str(json_t *o, const char *key, bool required, char *dst, size_t n,
                     struct st_err *err)
 {
@@ -347,6 +351,27 @@ static int parse_server(json_t *o, struct model_server *s, struct st_err *err)
             s->nnics++;
         }
     }
+    v = json_object_get(o, "volumes");
+    if (v && !json_is_null(v) && !json_is_array(v))
+        return bad(err, "volumes", "not an array");
+    if (json_array_size(v) > MODEL_MAX_ATTACHMENTS)
+        return bad(err, "volumes", "too many");
+    if (json_array_size(v)) {
+        size_t i;
+        json_t *a;
+        s->volumes = st_xcalloc(json_array_size(v), sizeof(*s->volumes));
+        json_array_foreach(v, i, a)
+        {
+            if (parse_attachment(a, &s->volumes[s->nvolumes], err) < 0)
+                return -1;
+            s->nvolumes++;
+            for (int k = 0; k < s->nvolumes - 1; k++)
+                if (!strcmp(s->volumes[k].attachment_id, s->volumes[i].attachment_id) ||
+                    (!s->volumes[k].delete && !s->volumes[i].delete &&
+                     !strcmp(s->volumes[k].device, s->volumes[i].device)))
+                    return bad(err, "volumes", "duplicate attachment or device");
+        }
+    }
     return 0;
 }
 
@@ -368,16 +393,54 @@ static void server_release(struct model_server *s)
         free(s->admin_pass);
     }
     free(s->nics);
+    if (s->volumes) {
+        explicit_bzero(s->volumes, (size_t) s->nvolumes * sizeof(*s->volumes));
+        free(s->volumes);
+    }
+}
+
+/* A volume task: {"id", "kind", "volume_id", "backup_id" | "image_id",
+ * "disk_format"}, the members at the top or in "args". */
+static int parse_volume_task(json_t *o, const char *kind, struct model_task *t,
+                             struct st_err *err)
+{
+    json_t *args = json_object_get(o, "args");
+    json_t *src = json_is_object(args) && json_object_get(args, "volume_id") ? args : o;
+    if (copy_id(o, "id", true, t->id, err) < 0 ||
+        copy_id(src, "volume_id", true, t->volume_id, err) < 0)
+        return -1;
+    lower(t->volume_id);
+    if (!strcmp(kind, "volume_backup") || !strcmp(kind, "volume_restore")) {
+        t->kind = !strcmp(kind, "volume_backup") ? MODEL_TASK_VOLUME_BACKUP
+                                                 : MODEL_TASK_VOLUME_RESTORE;
+        if (copy_id(src, "backup_id", true, t->backup_id, err) < 0)
+            return -1;
+        lower(t->backup_id);
+    } else if (!strcmp(kind, "volume_upload_image")) {
+        t->kind = MODEL_TASK_VOLUME_UPLOAD_IMAGE;
+        if (copy_id(src, "image_id", true, t->image_id, err) < 0 ||
+            copy_str(src, "disk_format", false, t->disk_format, sizeof(t->disk_format), err) < 0)
+            return -1;
+        if (!t->disk_format[0])
+            memcpy(t->disk_format, "raw", 4);
+        if (strcmp(t->disk_format, "raw") && strcmp(t->disk_format, "qcow2"))
+            return bad(err, "task.disk_format", t->disk_format);
+    } else {
+        return bad(err, "task.kind", kind);
+    }
+    return 0;
 }
 
 static int parse_task(json_t *o, struct model_task *t, struct st_err *err)
 {
     const char *kind;
     json_t *args;
+    kind = json_string_value(json_object_get(o, "kind"));
+    if (kind && !strncmp(kind, "volume_", 7))
+        return parse_volume_task(o, kind, t, err);
     if (!json_is_object(o) || copy_id(o, "id", true, t->id, err) < 0 ||
         copy_id(o, "server_id", true, t->server_id, err) < 0)
         return st_err_is_set(err) ? -1 : bad(err, "task", NULL);
-    kind = json_string_value(json_object_get(o, "kind"));
     args = json_object_get(o, "args");
     t->length = -1;
     t->timeout = 60;
@@ -1203,6 +1266,248 @@ static int parse_net_lists(json_t *doc, struct model_desired *d, struct st_err *
     return check_unique(d, err);
 }
 
+/* ---- Volumes (docs/agent-protocol.md, "Volumes in the desired state"). */
+
+/* Whether every character of 's' (non-empty) is alphanumeric or in 'extra'. */
+static bool chars_ok(const char *s, const char *extra)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char) *s) && !strchr(extra, *s))
+            return false;
+    return true;
+}
+
+/* An absolute path of [A-Za-z0-9/._-] with no ".." component. */
+static bool vol_path_ok(const char *p)
+{
+    if (p[0] != '/' || !chars_ok(p, "/._-"))
+        return false;
+    for (const char *q = p; (q = strstr(q, "..")); q++)
+        if ((q == p || q[-1] == '/') && (q[2] == '/' || q[2] == '\0'))
+            return false;
+    return true;
+}
+
+static bool hex_ok(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isxdigit((unsigned char) *s))
+            return false;
+    return true;
+}
+
+static int parse_chap(json_t *o, char user[MODEL_CHAP_USER_MAX],
+                      char secret[MODEL_CHAP_SECRET_MAX], struct st_err *err)
+{
+    if (copy_str(o, "chap_user", true, user, MODEL_CHAP_USER_MAX, err) < 0 ||
+        copy_str(o, "chap_secret", true, secret, MODEL_CHAP_SECRET_MAX, err) < 0)
+        return -1;
+    if (!chars_ok(user, "._-"))
+        return bad(err, "chap_user", user);
+    if (!hex_ok(secret) || strlen(secret) < 12)
+        return bad(err, "chap_secret", "not 12 to 64 hex digits");
+    return 0;
+}
+
+static int parse_attachment(json_t *o, struct model_attachment *a, struct st_err *err)
+{
+    json_t *c, *bi;
+    const char *type;
+    int64_t lun = 0;
+    if (!json_is_object(o))
+        return bad(err, "volumes", "an attachment is not an object");
+    a->boot_index = -1;
+    if (copy_id(o, "attachment_id", true, a->attachment_id, err) < 0 ||
+        copy_id(o, "volume_id", true, a->volume_id, err) < 0 ||
+        copy_str(o, "device", true, a->device, sizeof(a->device), err) < 0)
+        return -1;
+    lower(a->attachment_id);
+    lower(a->volume_id);
+    if (strlen(a->device) != 3 ||
+        (strncmp(a->device, "vd", 2) && strncmp(a->device, "sd", 2) &&
+         strncmp(a->device, "hd", 2)) ||
+        a->device[2] < 'a' || a->device[2] > 'z')
+        return bad(err, "device", a->device);
+    bi = json_object_get(o, "boot_index");
+    if (bi && !json_is_null(bi)) {
+        if (!json_is_integer(bi) || json_integer_value(bi) < 0 || json_integer_value(bi) > 64)
+            return bad(err, "boot_index", "out of range");
+        a->boot_index = (int) json_integer_value(bi);
+    }
+    a->delete = json_is_true(json_object_get(o, "delete"));
+    c = json_object_get(o, "connection");
+    if (!json_is_object(c))
+        return bad(err, "connection", "missing");
+    type = json_string_value(json_object_get(c, "type"));
+    if (!type)
+        return bad(err, "connection.type", "missing");
+    if (copy_str(c, "format", false, a->format, sizeof(a->format), err) < 0)
+        return -1;
+    if (a->format[0] && strcmp(a->format, "qcow2") && strcmp(a->format, "raw"))
+        return bad(err, "connection.format", a->format);
+    if (!strcmp(type, "file") || !strcmp(type, "block")) {
+        a->type = !strcmp(type, "file") ? MODEL_CONN_FILE : MODEL_CONN_BLOCK;
+        if (copy_str(c, "path", true, a->path, sizeof(a->path), err) < 0)
+            return -1;
+        if (!vol_path_ok(a->path))
+            return bad(err, "connection.path", a->path);
+        if (!a->format[0]) {
+            const char *f = a->type == MODEL_CONN_FILE ? "qcow2" : "raw";
+            memcpy(a->format, f, strlen(f) + 1);
+        }
+    } else if (!strcmp(type, "iscsi")) {
+        a->type = MODEL_CONN_ISCSI;
+        if (copy_str(c, "portal", true, a->portal, sizeof(a->portal), err) < 0 ||
+            copy_str(c, "iqn", true, a->iqn, sizeof(a->iqn), err) < 0 ||
+            get_int(c, "lun", false, 0, 255, &lun, err) < 0 || parse_chap(c, a->chap_user,
+                                                                           a->chap_secret, err) < 0)
+            return -1;
+        a->lun = (int) (lun ? lun : 1);
+        if (!chars_ok(a->portal, ".:[]") || !strchr(a->portal, ':'))
+            return bad(err, "connection.portal", a->portal);
+        if (!chars_ok(a->iqn, ".:-") || strncmp(a->iqn, "iqn.", 4))
+            return bad(err, "connection.iqn", a->iqn);
+    } else {
+        return bad(err, "connection.type", type);
+    }
+    return 0;
+}
+
+static int parse_volume(json_t *o, struct model_volume *v, struct st_err *err)
+{
+    json_t *src, *arr, *e;
+    size_t i;
+    if (!json_is_object(o))
+        return bad(err, "volumes", "a volume is not an object");
+    if (copy_id(o, "id", true, v->id, err) < 0 ||
+        copy_str(o, "backend", true, v->backend, sizeof(v->backend), err) < 0 ||
+        get_int(o, "size", true, 1, INT64_C(1) << 20, &v->size_gb, err) < 0)
+        return -1;
+    lower(v->id);
+    if (!chars_ok(v->backend, "_"))
+        return bad(err, "backend", v->backend);
+    v->delete = json_is_true(json_object_get(o, "delete"));
+    src = json_object_get(o, "source");
+    if (src && !json_is_null(src)) {
+        const char *type = json_string_value(json_object_get(src, "type"));
+        if (!json_is_object(src) || !type)
+            return bad(err, "source", "not an object with a type");
+        if (!strcmp(type, "image")) {
+            v->source = MODEL_VSRC_IMAGE;
+            if (parse_image(json_object_get(src, "image"), &v->image, err) < 0)
+                return -1;
+            if (!v->image.present)
+                return bad(err, "source.image", "missing");
+        } else {
+            if (!strcmp(type, "snapshot"))
+                v->source = MODEL_VSRC_SNAPSHOT;
+            else if (!strcmp(type, "volume"))
+                v->source = MODEL_VSRC_VOLUME;
+            else if (!strcmp(type, "backup"))
+                v->source = MODEL_VSRC_BACKUP;
+            else
+                return bad(err, "source.type", type);
+            if (copy_id(src, "id", true, v->source_id, err) < 0)
+                return -1;
+            lower(v->source_id);
+        }
+    }
+    if (get_array(o, "snapshots", MODEL_MAX_VOL_SNAPSHOTS, &arr, err) < 0)
+        return -1;
+    if (json_array_size(arr))
+        v->snapshots = st_xcalloc(json_array_size(arr), sizeof(*v->snapshots));
+    json_array_foreach(arr, i, e)
+    {
+        if (!json_is_object(e) || copy_id(e, "id", true, v->snapshots[i].id, err) < 0)
+            return st_err_is_set(err) ? -1 : bad(err, "snapshots", NULL);
+        lower(v->snapshots[i].id);
+        v->snapshots[i].delete = json_is_true(json_object_get(e, "delete"));
+        v->nsnapshots++;
+    }
+    if (get_array(o, "exports", MODEL_MAX_EXPORTS, &arr, err) < 0)
+        return -1;
+    if (json_array_size(arr))
+        v->exports = st_xcalloc(json_array_size(arr), sizeof(*v->exports));
+    json_array_foreach(arr, i, e)
+    {
+        struct model_vol_export *x = &v->exports[i];
+        if (!json_is_object(e) || copy_id(e, "attachment_id", true, x->attachment_id, err) < 0 ||
+            parse_chap(e, x->chap_user, x->chap_secret, err) < 0)
+            return st_err_is_set(err) ? -1 : bad(err, "exports", NULL);
+        lower(x->attachment_id);
+        v->nexports++;
+    }
+    return 0;
+}
+
+static void volume_release(struct model_volume *v)
+{
+    image_release(&v->image);
+    free(v->snapshots);
+    if (v->exports) {
+        explicit_bzero(v->exports, v->nexports * sizeof(*v->exports));
+        free(v->exports);
+    }
+}
+
+static int parse_volume_v(json_t *o, void *p, struct st_err *err)
+{
+    return parse_volume(o, p, err);
+}
+
+static int parse_vol_lists(json_t *doc, struct model_desired *d, struct st_err *err)
+{
+    json_t *b, *e;
+    size_t i;
+    d->has_volumes = json_is_array(json_object_get(doc, "volumes"));
+    if (parse_list(doc, "volumes", MODEL_MAX_VOLUMES, sizeof(*d->volumes), (void **) &d->volumes,
+                   &d->nvolumes, parse_volume_v, err) < 0)
+        return -1;
+    for (i = 0; i < d->nvolumes; i++)
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(d->volumes[i].id, d->volumes[j].id))
+                return bad(err, "volumes", "duplicate id");
+    if (get_array(doc, "backups", MODEL_MAX_VOLUMES * 4, &b, err) < 0)
+        return -1;
+    d->has_backups = b != NULL;
+    if (json_array_size(b))
+        d->backups = st_xcalloc(json_array_size(b), sizeof(*d->backups));
+    json_array_foreach(b, i, e)
+    {
+        if (!json_is_object(e) || copy_id(e, "id", true, d->backups[i], err) < 0)
+            return st_err_is_set(err) ? -1 : bad(err, "backups", NULL);
+        lower(d->backups[i]);
+        d->nbackups++;
+    }
+    return 0;
+}
+
+const struct model_volume *model_find_volume(const struct model_desired *d, const char *id)
+{
+    for (size_t i = 0; i < d->nvolumes; i++)
+        if (!strcmp(d->volumes[i].id, id))
+            return &d->volumes[i];
+    return NULL;
+}
+
+const struct model_attachment *model_boot_volume(const struct model_server *s)
+{
+    for (int i = 0; i < s->nvolumes; i++)
+        if (s->volumes[i].boot_index == 0 && !s->volumes[i].delete)
+            return &s->volumes[i];
+    return NULL;
+}
+
+bool model_task_is_volume(const struct model_task *t)
+{
+    return t->kind == MODEL_TASK_VOLUME_BACKUP || t->kind == MODEL_TASK_VOLUME_RESTORE ||
+           t->kind == MODEL_TASK_VOLUME_UPLOAD_IMAGE;
+}
+
 const struct model_network *model_find_network(const struct model_desired *d, const char *id)
 {
     for (size_t i = 0; i < d->nnetworks; i++)
@@ -1261,7 +1566,7 @@ struct model_desired *model_desired_parse(json_t *doc, struct st_err *err)
             d->ntasks++;
         }
     }
-    if (parse_net_lists(doc, d, err) < 0)
+    if (parse_net_lists(doc, d, err) < 0 || parse_vol_lists(doc, d, err) < 0)
         goto fail;
     return d;
 fail:
@@ -1289,6 +1594,10 @@ void model_desired_free(struct model_desired *d)
     for (size_t i = 0; i < d->nrouters; i++)
         router_release(&d->routers[i]);
     free(d->routers);
+    for (size_t i = 0; i < d->nvolumes; i++)
+        volume_release(&d->volumes[i]);
+    free(d->volumes);
+    free(d->backups);
     free(d);
 }
 

@@ -92,6 +92,74 @@ struct model_nic {
     int nips;
 };
 
+/*
+ * Block storage (docs/agent-protocol.md, "Volumes in the desired state";
+ * /work VOLUMES.md).  A volume attached to a server: how this host reaches
+ * it ('connection'), the guest device and whether it is the boot disk.
+ * Paths are absolute and of [A-Za-z0-9/._-] without "..", IQNs of
+ * [a-z0-9.:-], CHAP users of [A-Za-z0-9._-], secrets hex.
+ */
+#define MODEL_MAX_ATTACHMENTS 24  /* vdb..vdy */
+#define MODEL_MAX_VOLUMES 4096
+#define MODEL_MAX_VOL_SNAPSHOTS 512
+#define MODEL_MAX_EXPORTS 16
+#define MODEL_PATH_MAX 512
+#define MODEL_IQN_MAX 224         /* RFC 3720: 223 bytes */
+#define MODEL_CHAP_USER_MAX 32
+#define MODEL_CHAP_SECRET_MAX 65
+
+enum model_conn_type { MODEL_CONN_FILE, MODEL_CONN_BLOCK, MODEL_CONN_ISCSI };
+
+struct model_attachment {
+    char attachment_id[MODEL_ID_MAX];
+    char volume_id[MODEL_ID_MAX];
+    char device[8];               /* "vdb": (vd|sd|hd)[a-z] */
+    int boot_index;               /* 0 = the boot disk, -1 = none */
+    bool delete;                  /* detach */
+    enum model_conn_type type;
+    char path[MODEL_PATH_MAX];    /* file, block */
+    char format[8];               /* "qcow2" or "raw"; "" = not said */
+    char portal[64];              /* iscsi: "ADDR:PORT" */
+    char iqn[MODEL_IQN_MAX];
+    int lun;
+    char chap_user[MODEL_CHAP_USER_MAX];
+    char chap_secret[MODEL_CHAP_SECRET_MAX];
+};
+
+enum model_vol_source {
+    MODEL_VSRC_NONE,
+    MODEL_VSRC_IMAGE,
+    MODEL_VSRC_SNAPSHOT,
+    MODEL_VSRC_VOLUME,
+    MODEL_VSRC_BACKUP,
+};
+
+struct model_vol_snapshot {
+    char id[MODEL_ID_MAX];
+    bool delete;
+};
+
+struct model_vol_export {
+    char attachment_id[MODEL_ID_MAX];
+    char chap_user[MODEL_CHAP_USER_MAX];
+    char chap_secret[MODEL_CHAP_SECRET_MAX];
+};
+
+/* A volume whose backend is on this host. */
+struct model_volume {
+    char id[MODEL_ID_MAX];
+    char backend[16];             /* "file", "lvm": [a-z0-9_] */
+    int64_t size_gb;              /* 1.. */
+    bool delete;
+    enum model_vol_source source; /* creation only */
+    struct model_image image;     /* MODEL_VSRC_IMAGE */
+    char source_id[MODEL_ID_MAX]; /* snapshot, volume or backup id */
+    struct model_vol_snapshot *snapshots; /* owned */
+    size_t nsnapshots;
+    struct model_vol_export *exports;     /* owned */
+    size_t nexports;
+};
+
 struct model_server {
     char id[MODEL_ID_MAX];
     char name[MODEL_NAME_MAX];
@@ -124,9 +192,18 @@ struct model_server {
     struct model_flavor old_flavor; /* valid when resize != NONE */
     struct model_nic *nics;
     int nnics;
+    struct model_attachment *volumes; /* owned; attached volumes */
+    int nvolumes;
 };
 
-enum model_task_kind { MODEL_TASK_REBOOT, MODEL_TASK_CONSOLE_LOG, MODEL_TASK_SNAPSHOT };
+enum model_task_kind {
+    MODEL_TASK_REBOOT,
+    MODEL_TASK_CONSOLE_LOG,
+    MODEL_TASK_SNAPSHOT,
+    MODEL_TASK_VOLUME_BACKUP,       /* volume_id, backup_id */
+    MODEL_TASK_VOLUME_RESTORE,      /* volume_id, backup_id: into the existing volume */
+    MODEL_TASK_VOLUME_UPLOAD_IMAGE, /* volume_id, image_id, disk_format */
+};
 
 struct model_task {
     char id[MODEL_ID_MAX];
@@ -135,7 +212,10 @@ struct model_task {
     bool hard;               /* reboot */
     int timeout;             /* reboot: seconds before a soft reboot turns hard */
     int64_t length;          /* console_log: lines, -1 = all */
-    char image_id[MODEL_ID_MAX]; /* snapshot target */
+    char image_id[MODEL_ID_MAX]; /* snapshot target, volume_upload_image target */
+    char volume_id[MODEL_ID_MAX];  /* volume tasks ("" server_id then) */
+    char backup_id[MODEL_ID_MAX];
+    char disk_format[8];           /* volume_upload_image: "qcow2" or "raw" */
 };
 
 /*
@@ -333,6 +413,12 @@ struct model_desired {
     size_t nsecgroups;
     struct model_router *routers;
     size_t nrouters;
+    bool has_volumes;             /* "volumes" was sent: volumes not listed go */
+    struct model_volume *volumes; /* volumes whose backend is on this host */
+    size_t nvolumes;
+    bool has_backups;             /* "backups" was sent: those not listed go */
+    char (*backups)[MODEL_ID_MAX];
+    size_t nbackups;
 };
 
 /* Parses and checks a desired-state document.  Returns a new model (free
@@ -347,6 +433,13 @@ const char *model_image_prop(const struct model_image *img, const char *key);
 const char *model_extra_spec(const struct model_flavor *f, const char *key);
 
 const char *model_power_name(enum model_power p);
+
+/* The desired volume 'id', or NULL. */
+const struct model_volume *model_find_volume(const struct model_desired *d, const char *id);
+/* The boot volume (boot_index 0, not being detached) of 's', or NULL. */
+const struct model_attachment *model_boot_volume(const struct model_server *s);
+/* Whether 's' is a volume task (no server). */
+bool model_task_is_volume(const struct model_task *t);
 
 /* Lookups by id in the network lists; NULL when absent. */
 const struct model_network *model_find_network(const struct model_desired *d, const char *id);

@@ -64,6 +64,26 @@ const struct cfg_opt agent_opts[] = {
     {"network", "local_ip", CFG_STR, "", 0, 0,
      "Address of this host for tunnels (VXLAN endpoint) and the controller's records. "
      "Empty: the address the host reaches the controller from."},
+    {"volume", "backends", CFG_STR, "file", 0, 0,
+     "Volume backends this host serves, comma-separated: file (qcow2 files in file_pool), lvm "
+     "(thin LVs in lvm_volume_group's thin pool stratus-pool). Registered with the controller as "
+     "the volume services HOST@BACKEND."},
+    {"volume", "file_pool", CFG_STR, "", 0, 0,
+     "Directory of the file backend's volumes (volume-ID.qcow2) and snapshots "
+     "(snapshot-ID.qcow2). Empty: DATA_DIR/volumes. QEMU (user libvirt-qemu) must be able to "
+     "traverse every directory above it."},
+    {"volume", "backup_dir", CFG_STR, "", 0, 0,
+     "Directory of volume backups (backup-ID.qcow2 and its backup-ID.json). Empty: "
+     "DATA_DIR/backups."},
+    {"volume", "lvm_volume_group", CFG_STR, "", 0, 0,
+     "Volume group of the lvm backend; it must hold a thin pool named stratus-pool."},
+    {"volume", "iscsi", CFG_BOOL, "false", 0, 0,
+     "Tell the controller that attachments of this host's volumes should go over iSCSI even "
+     "when the guest runs on this host (the volume type's extra spec iscsi=true does the same "
+     "per type)."},
+    {"volume", "iscsi_portal", CFG_STR, "127.0.0.1:3260", 0, 0,
+     "ADDR:PORT where this host's iSCSI targets (tgt) are reached. The agent starts tgtd "
+     "listening there when no tgtd runs."},
 };
 const size_t agent_opts_count = sizeof(agent_opts) / sizeof(agent_opts[0]);
 

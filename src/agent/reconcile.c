@@ -25,6 +25,8 @@
 #include "agent/domain.h"
 #include "agent/instance.h"
 #include "agent/seed.h"
+#include "agent/vattach.h"
+#include "agent/volume.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -80,6 +82,9 @@ struct srv {
     char pending_task[MODEL_ID_MAX];
     char base_image[MODEL_ID_MAX]; /* image under the current root disk (state.json) */
     struct build_times bt;
+    bool check_volumes; /* the live domain may have volume disks to match (true at first) */
+    char vol_fault_att[MODEL_ID_MAX]; /* attachment whose hot-plug failed, "" if none */
+    char vol_fault[ST_ERR_MSG_MAX];   /* its failure, reported on the attachment */
 };
 
 /* Slow libvirt work of a pass, run side by side once every server has been
@@ -142,6 +147,7 @@ struct reconciler {
     size_t njobs, jobs_alloc;
     atomic_size_t job_next;
     int nbuilt; /* servers whose build times this pass logged */
+    const struct model_desired *cur; /* the desired state of the pass under way */
 };
 
 /* ------------------------------------------------------------ bookkeeping */
@@ -209,6 +215,8 @@ int reconcile_set_host_id(struct reconciler *r, const char *host_id, struct st_e
     if (r->opts.net && net_set_host_id(r->opts.net, host_id, err) < 0)
         return -1;
     memcpy(r->host_id, host_id, strlen(host_id) + 1);
+    if (r->opts.vol)
+        vol_set_host_id(r->opts.vol, r->host_id);
     return 0;
 }
 
@@ -221,6 +229,7 @@ static struct srv *srv_get(struct reconciler *r, const char *id)
     s = st_xcalloc(1, sizeof(*s));
     memcpy(s->id, id, strlen(id) + 1);
     st_buf_init(&s->fp, 0);
+    s->check_volumes = true;
     r->srvs = st_xrealloc(r->srvs, (r->nsrvs + 1) * sizeof(*r->srvs));
     r->srvs[r->nsrvs++] = s;
     return s;
@@ -302,6 +311,9 @@ static void fingerprint(const struct model_server *s, struct st_buf *out)
     st_buf_addf(out, "%s|%" PRId64 "|%s|%d|%d|%d|%s|%s", s->image.id, s->disk_generation,
                 s->flavor.id, (int) s->power, (int) s->rescue, (int) s->resize,
                 s->kernel.present ? s->kernel.id : "-", s->ramdisk.present ? s->ramdisk.id : "-");
+    for (int i = 0; i < s->nvolumes; i++)
+        if (!s->volumes[i].delete)
+            st_buf_addf(out, "|%s", s->volumes[i].attachment_id);
 }
 
 /* ------------------------------------------------------------ failures */
@@ -537,7 +549,8 @@ static int step_root_disk(struct ctx *c, struct st_err *err)
     int rc = -1;
 
     c->step = "disk";
-    if (c->st.disk_generation == s->disk_generation && file_exists(disk))
+    if (c->st.disk_generation == s->disk_generation &&
+        (file_exists(disk) || model_boot_volume(s)))
         return 0;
     building(c->r, s->id);
     if (rebuild)
@@ -549,13 +562,14 @@ static int step_root_disk(struct ctx *c, struct st_err *err)
     if (power_off_hard(c, err) < 0)
         goto out;
     c->step = "image";
-    if (ensure_base(c->r, c->sv, &s->image, true, &base, err) < 0)
+    /* Booted from a volume: no root disk of its own (VOLUMES.md). */
+    if (!model_boot_volume(s) && ensure_base(c->r, c->sv, &s->image, true, &base, err) < 0)
         goto out;
     c->step = "disk";
     t0 = st_mono_ns();
     c->sv->bt.built = true;
-    if (disk_create_overlay(disk, base.buf, disk_base_format(&s->image), s->flavor.disk_gb * GIB,
-                            err) < 0)
+    if (!model_boot_volume(s) && disk_create_overlay(disk, base.buf, disk_base_format(&s->image),
+                                                     s->flavor.disk_gb * GIB, err) < 0)
         goto out;
     c->sv->bt.disk += st_mono_ns() - t0;
     /* Disks and seed of the old generation go; they are made again below. */
@@ -781,11 +795,31 @@ static int step_domain(struct ctx *c, struct st_err *err)
     };
     struct st_buf xml = ST_BUF_INIT, old = ST_BUF_INIT;
     struct st_err rerr = ST_ERR_INIT;
+    struct domain_volume vols[MODEL_MAX_ATTACHMENTS];
+    struct st_buf usage[MODEL_MAX_ATTACHMENTS];
     int rc = -1;
 
     c->step = "domain";
     eff.flavor = *f;
-    paths.disk = instance_path(c->inst, INSTANCE_DISK);
+    for (int i = 0; i < s->nvolumes; i++) {
+        const struct model_attachment *a = &s->volumes[i];
+        const struct model_volume *vol = c->r->cur ? model_find_volume(c->r->cur, a->volume_id)
+                                                   : NULL;
+        st_buf_init(&usage[i], 0);
+        if (a->delete)
+            continue;
+        vattach_secret_usage(c->r->host_id, a->attachment_id, &usage[i]);
+        vols[paths.nvolumes++] = (struct domain_volume){
+            .att = a,
+            .format = a->format[0]                           ? a->format
+                      : vol && !strcmp(vol->backend, "file") ? "qcow2"
+                                                             : "raw",
+            .secret_usage = usage[i].buf,
+        };
+    }
+    paths.volumes = vols;
+    if (!model_boot_volume(s))
+        paths.disk = instance_path(c->inst, INSTANCE_DISK);
     if (f->ephemeral_gb > 0)
         paths.disk_local = instance_path(c->inst, INSTANCE_DISK_LOCAL);
     if (f->swap_mb > 0)
@@ -827,6 +861,8 @@ static int step_domain(struct ctx *c, struct st_err *err)
     }
     rc = 0;
 out:
+    for (int i = 0; i < s->nvolumes; i++)
+        st_buf_release(&usage[i]);
     st_buf_release(&xml);
     st_buf_release(&old);
     return rc;
@@ -1050,8 +1086,30 @@ static void converge(struct reconciler *r, const struct model_server *s, struct 
     default:
         break;
     }
+    c.step = "volumes";
+    if (vattach_prepare(r->virt, r->host_id, s, &err) < 0)
+        goto fail;
     if (step_domain(&c, &err) < 0 || step_power(&c, &err) < 0)
         goto fail;
+    c.step = "volumes";
+    if (s->nvolumes || sv->check_volumes) {
+        char att[MODEL_ID_MAX];
+        int nvd = vattach_sync_live(r->virt, c.name.buf, att, &err);
+        if (nvd < 0 && !att[0])
+            goto fail;
+        if (nvd < 0) {
+            /* The attachment fails, not the server (as Nova's attach). */
+            if (strcmp(sv->vol_fault, err.msg) && log_rl_allow(&r->rl))
+                log_errorx(MOD, "server '%s': attachment '%s' failed: %s", s->id, att, err.msg);
+            memcpy(sv->vol_fault_att, att, sizeof(att));
+            memcpy(sv->vol_fault, err.msg, strlen(err.msg) + 1);
+            st_err_clear(&err);
+            sv->check_volumes = true;
+        } else {
+            sv->vol_fault_att[0] = sv->vol_fault[0] = '\0';
+            sv->check_volumes = s->nvolumes > 0 || nvd > 0;
+        }
+    }
 done:
     if (!c.deferred)
         srv_ok(sv); /* else when its job is done */
@@ -1315,6 +1373,16 @@ static void run_tasks(struct reconciler *r, const struct model_desired *d, json_
             json_array_append(out, dt->entry);
             continue;
         }
+        if (model_task_is_volume(t)) {
+            struct vol_io vio = {r->io.fetch, r->io.upload, r->io.opaque, r->virt};
+            entry = r->opts.vol ? vol_task(r->opts.vol, t, d, &vio)
+                                : task_entry_failed(t->id, "no volume service on this host");
+            if (!entry)
+                continue;
+            json_array_append(out, entry);
+            done_add(r, t->id, entry);
+            continue;
+        }
         if (!s || s->delete) {
             struct st_buf m = ST_BUF_INIT;
             st_buf_addf(&m, "server '%s' is not on this host", t->server_id);
@@ -1330,6 +1398,8 @@ static void run_tasks(struct reconciler *r, const struct model_desired *d, json_
                 break;
             case MODEL_TASK_SNAPSHOT:
                 entry = task_snapshot(r, t, s);
+                break;
+            default:
                 break;
             }
         }
@@ -1400,11 +1470,16 @@ static json_t *server_entry(struct reconciler *r, const struct model_server *s, 
         resize = resize_report(s, &st);
     }
     instance_free(inst);
-    st_buf_release(&name);
-    return json_pack("{s:s, s:s, s:i, s:I, s:s?, s:b, s:o}", "id", s->id, "state", state,
-                     "power_state", virt_power_state(vi.state), "disk_generation",
-                     (json_int_t) st.disk_generation, "resize", resize, "rescued",
-                     have_state && st.rescued, "fault", fault);
+    {
+        json_t *e = json_pack("{s:s, s:s, s:i, s:I, s:s?, s:b, s:o, s:o}", "id", s->id, "state",
+                              state, "power_state", virt_power_state(vi.state), "disk_generation",
+                              (json_int_t) st.disk_generation, "resize", resize, "rescued",
+                              have_state && st.rescued, "fault", fault, "volumes",
+                              vattach_report(r->virt, name.buf, s, sv->vol_fault_att,
+                                             sv->vol_fault));
+        st_buf_release(&name);
+        return e;
+    }
 }
 
 static json_t *gone_entry(const char *id)
@@ -1599,6 +1674,7 @@ json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64
 {
     struct st_err err = ST_ERR_INIT;
     json_t *servers = json_array(), *tasks = json_array(), *netrep = json_object(), *report;
+    json_t *volrep = NULL;
     int64_t next = 0, t_start = st_mono_ns(), t_net, t_servers = 0, t_jobs = 0, t_tasks = 0;
 
     r->nbuilt = 0;
@@ -1638,6 +1714,12 @@ json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64
         goto report;
     }
 
+    /* Volumes before servers: an attachment needs its volume (and export). */
+    r->cur = d;
+    if (r->opts.vol) {
+        struct vol_io vio = {r->io.fetch, r->io.upload, r->io.opaque, r->virt};
+        volrep = vol_reconcile(r->opts.vol, d, &vio);
+    }
     for (size_t i = 0; i < d->nservers; i++) {
         const struct model_server *s = &d->servers[i];
         struct srv *sv = srv_get(r, s->id);
@@ -1672,6 +1754,16 @@ json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64
         json_array_append_new(servers, server_entry(r, s, sv));
     }
     remove_leftovers(r, d, servers);
+    if (r->host_id[0]) {
+        int nsec = 0;
+        if (vattach_cleanup_secrets(r->virt, r->host_id, d, &nsec, &err) < 0) {
+            if (log_rl_allow(&r->rl))
+                log_errorx(MOD, "volumes: %s", err.msg);
+            st_err_clear(&err);
+        } else if (nsec) {
+            log_info(MOD, "removed %d libvirt secret(s) of detached iSCSI volumes", nsec);
+        }
+    }
     cleanup_cache(r);
     /* Ports of servers started in this pass have their taps now. */
     if (r->opts.net && net_port_status(r->opts.net, d, netrep, &err) < 0) {
@@ -1715,5 +1807,8 @@ report:
                        servers, "tasks", tasks);
     json_object_update(report, netrep);
     json_decref(netrep);
+    if (volrep)
+        json_object_set_new(report, "volumes", volrep);
+    r->cur = NULL;
     return report;
 }

@@ -12,10 +12,13 @@
  * task results to repeat until the controller retires them); losing it
  * costs at most a repeated harmless step.
  *
- * Per server, in order: instance directory -> cached images -> disks (root
+ * Volumes (volume.h) come first in a pass, then per server, in order:
+ * instance directory -> cached images -> disks (root
  * at disk_generation, rebuilt when the generation changes; ephemeral;
- * swap) -> seed -> rescue -> resize -> domain XML (defined when it changed)
- * -> power state.  A server with delete=true is destroyed, undefined and
+ * swap; none for a server booted from a volume) -> seed -> rescue -> resize
+ * -> libvirt secrets of iSCSI volumes -> domain XML with the attached
+ * volumes (defined when it changed) -> power state -> volume disks
+ * hot-plugged or unplugged to match the definition (vattach.h).  A server with delete=true is destroyed, undefined and
  * its directory removed ("gone").  Domains and instance directories of
  * servers that are not desired at all are removed too (a server deleted
  * while the agent was down).  A failure makes that server "error" with a
@@ -56,6 +59,7 @@ struct reconcile_opts {
     int shutdown_timeout;        /* seconds a clean shutdown may take (stop, resize) */
     int64_t base_unused_seconds; /* grace period of unused cached images */
     struct net_state *net;       /* the network driver (borrowed), or NULL */
+    struct volumes *vol;         /* the volume driver (borrowed), or NULL (volume.h) */
 };
 
 /* How the reconciler reaches the controller (client.c in the agent; fakes

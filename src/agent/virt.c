@@ -178,6 +178,11 @@ int virt_check(struct virt *v, struct st_err *err)
     return connect_now(v, err);
 }
 
+virConnectPtr virt_conn(struct virt *v)
+{
+    return v->conn;
+}
+
 /* 0 and '*dom' when defined, 1 when missing, -1 on error. */
 static int lookup(struct virt *v, const char *name, virDomainPtr *dom, struct st_err *err)
 {

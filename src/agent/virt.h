@@ -120,6 +120,10 @@ int virt_owner(struct virt *v, const char *name, char out[VIRT_ID_MAX], struct s
 int virt_host_info(struct virt *v, json_t *info, struct st_err *err)
     __attribute__((warn_unused_result));
 
+/* The live connection (reopened by virt_check() when it dropped), for the
+ * volume attachments' libvirt calls (vattach.c); NULL when not connected. */
+struct _virConnect *virt_conn(struct virt *v);
+
 /* ---- statistics (metrics, diagnostics, disk_available_least) ---------- */
 
 /*

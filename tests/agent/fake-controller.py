@@ -33,6 +33,18 @@ Usage:
   fake-controller.py wait-task DIR TASK_ID [TIMEOUT]      (prints the entry)
   fake-controller.py wait-gone DIR SERVER_ID [TIMEOUT]   (removed from desired)
   fake-controller.py report DIR [SERVER_ID]     (prints the last report / entry)
+  fake-controller.py add-volume DIR JSON        (a VOLUME object, VOLUMES.md)
+  fake-controller.py set-volume DIR VOLUME_ID KEY=JSON...
+  fake-controller.py set-doc DIR KEY=JSON...    (a top-level member, e.g. backups='[]')
+  fake-controller.py wait-volume DIR VOLUME_ID PYTHON-EXPR [TIMEOUT]
+                                                (waits until the expression is true of the
+                                                last report entry 'v' of the volume; prints it)
+  fake-controller.py wait-server DIR SERVER_ID PYTHON-EXPR [TIMEOUT]
+                                                (the same of the server entry 's')
+
+Volumes: the desired state has "volumes" once one was added; a volume with
+delete=true reported "gone" is dropped, as are snapshots with delete=true
+reported gone.
 """
 import fcntl
 import hashlib
@@ -254,6 +266,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if t.get("status") in ("done", "failed"):
                 finished[t["id"]] = t
         gone = {s["id"] for s in report.get("servers", []) if s.get("state") == "gone"}
+        vgone = {v["id"] for v in report.get("volumes", []) if v.get("state") == "gone"}
+        sgone = {sn["id"] for v in report.get("volumes", []) for sn in v.get("snapshots", [])
+                 if sn.get("state") == "gone"}
+        if vgone or sgone:
+            with locked(d):
+                doc = desired(d)
+                changed = False
+                vols = []
+                for v in doc.get("volumes", []):
+                    if v["id"] in vgone and v.get("delete"):
+                        changed = True
+                        continue
+                    snaps = [sn for sn in v.get("snapshots", [])
+                             if not (sn["id"] in sgone and sn.get("delete"))]
+                    if len(snaps) != len(v.get("snapshots", [])):
+                        v["snapshots"] = snaps
+                        changed = True
+                    vols.append(v)
+                if changed:
+                    doc["volumes"] = vols
+                    write_json(os.path.join(d, "desired.json"), doc)
+                    bump(d)
         if not finished and not gone:
             return
         os.makedirs(os.path.join(d, "tasks"), exist_ok=True)
@@ -324,6 +358,30 @@ def last_entry(d, sid):
     return None
 
 
+def last_volume(d, vid):
+    rep = read_json(os.path.join(d, "last-report.json"), {})
+    for v in rep.get("volumes", []):
+        if v.get("id") == vid:
+            return v
+    return None
+
+
+def wait_expr(get, name, expr, timeout):
+    deadline = time.monotonic() + float(timeout)
+    e = None
+    while time.monotonic() < deadline:
+        e = get()
+        try:
+            if e is not None and eval(expr, {}, {name: e}):
+                print(json.dumps(e))
+                return
+        except (KeyError, IndexError, TypeError):
+            pass
+        time.sleep(0.1)
+    print(json.dumps(e))
+    sys.exit(1)
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -351,6 +409,32 @@ def main():
                     return
             sys.exit("fake-controller: no server %s" % sid)
         change(d, fn)
+    elif cmd == "add-volume":
+        vol = json.loads(args[0])
+        change(d, lambda doc: doc.setdefault("volumes", []).append(vol))
+    elif cmd == "set-volume":
+        vid = args[0]
+        kv = [a.split("=", 1) for a in args[1:]]
+
+        def fv(doc):
+            for v in doc.get("volumes", []):
+                if v["id"] == vid:
+                    for k, val in kv:
+                        v[k] = json.loads(val)
+                    return
+            sys.exit("fake-controller: no volume %s" % vid)
+        change(d, fv)
+    elif cmd == "set-doc":
+        kv = [a.split("=", 1) for a in args]
+
+        def fd(doc):
+            for k, val in kv:
+                doc[k] = json.loads(val)
+        change(d, fd)
+    elif cmd == "wait-volume":
+        wait_expr(lambda: last_volume(d, args[0]), "v", args[1], args[2] if len(args) > 2 else 60)
+    elif cmd == "wait-server":
+        wait_expr(lambda: last_entry(d, args[0]), "s", args[1], args[2] if len(args) > 2 else 60)
     elif cmd == "add-task":
         task = json.loads(args[0])
         change(d, lambda doc: doc["tasks"].append(task))

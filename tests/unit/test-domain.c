@@ -190,6 +190,20 @@ static void run_case(void **state)
         .host_id = TEST_HOST_ID,
     };
 
+    /* Attached volumes (VOLUMES.md): as the reconciler passes them. */
+    struct domain_volume vols[MODEL_MAX_ATTACHMENTS];
+    char usage[MODEL_MAX_ATTACHMENTS][128];
+    for (int i = 0; i < d->servers[0].nvolumes; i++) {
+        const struct model_attachment *a = &d->servers[0].volumes[i];
+        if (a->delete)
+            continue;
+        ST_IGNORE(st_snprintf(usage[i], sizeof(usage[i]), "stratus-%s-%s", TEST_HOST_ID,
+                              a->attachment_id));
+        vols[paths.nvolumes++] = (struct domain_volume){
+            .att = a, .format = a->format[0] ? a->format : "qcow2", .secret_usage = usage[i]};
+    }
+    paths.volumes = vols;
+
     rc = domain_xml_render(&d->servers[0], &paths, &opts, &xml, &err);
     if (c->fail) {
         char *path = data_path(c->name, "err");
@@ -297,6 +311,8 @@ static const struct CMUnitTest tests[] = {
     DO_TEST(25, "xml-escaping"),
     DO_TEST(26, "image-models-no-vnc"),
     DO_TEST_FAIL(27, "vif-model-unknown"),
+    DO_TEST(28, "volumes"),
+    DO_TEST(29, "boot-from-volume"),
 };
 
 int main(void)

@@ -538,6 +538,13 @@ fi
 # ------------------------------------------------------------------ summary
 
 [ -n "$SSHKEY" ] && say "ssh-key=$SSHKEY"
+# The serial of each virtio disk (a volume's is its id, as with Nova).
+for f in /sys/block/vd*/serial; do
+	[ -r "$f" ] || continue
+	d=${f#/sys/block/}
+	s=$(cat "$f" 2>/dev/null)
+	[ -n "$s" ] && say "disk-serial ${d%/serial}=$s"
+done
 say "hostname=$HOST instance-id=$IID ip=$IP userdata=$USERDATA seed=$SEED disk=$DISK"
 read -r up _ </proc/uptime
 say "boot-time=${up}s"
