@@ -32,6 +32,9 @@ st_cleanup() {
             fi
         done
     fi
+    # Simulated hosts (their agents, libvirtds, guests and namespaces).
+    [ -n "${ST_SIM_STATE:-}" ] && "$ST_TOP/scripts/sim-hosts" stop --state-dir "$ST_SIM_STATE" \
+        >/dev/null 2>&1
     for pid in "${ST_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
     done
@@ -128,14 +131,14 @@ free_port() {
 start_stratusd() {
     ST_DATA=$ST_TMP/data
     ST_PORT=$(free_port)
-    ST_URL=http://127.0.0.1:$ST_PORT
+    ST_URL=http://${ST_LISTEN_ADDR:-127.0.0.1}:$ST_PORT
     mkdir -p "$ST_DATA"
     "$ST_BUILD/stratus-manage" --data-dir "$ST_DATA" bootstrap --password admin-secret \
         --public-url "$ST_URL" >"$ST_TMP/bootstrap.log" 2>&1 || {
         cat "$ST_TMP/bootstrap.log"
         return 1
     }
-    "$ST_BUILD/stratusd" --data-dir "$ST_DATA" --listen "127.0.0.1:$ST_PORT" \
+    "$ST_BUILD/stratusd" --data-dir "$ST_DATA" --listen "${ST_LISTEN_ADDR:-127.0.0.1}:$ST_PORT" \
         --log-file "$ST_TMP/stratusd.log" "$@" </dev/null >>"$ST_TMP/stratusd.err" 2>&1 &
     ST_PID=$!
     ST_PIDS+=("$ST_PID")
@@ -284,6 +287,27 @@ leak_snapshot() {
         pgrep -f "qemu-system.*$ST_TMP/instances" | sort
     } | tr '\n' ' '
 }
+
+# Several hosts on this machine (scripts/sim-hosts): call sim_underlay
+# before start_stratusd (the controller then listens on the underlay
+# bridge's address, which the hosts' namespaces reach), then
+# sim_hosts_start.  st_cleanup stops them all.
+# sim_underlay NAME SUBNET: NAME <= 5 of [a-z0-9], SUBNET A.B.C (a /24).
+sim_underlay() {
+    ST_SIM_NAME=$1 ST_SIM_SUBNET=$2 ST_SIM_STATE=$ST_TMP/sim
+    ST_LISTEN_ADDR=$("$ST_TOP/scripts/sim-hosts" net --name "$1" --subnet "$2" \
+        --state-dir "$ST_SIM_STATE") || return 1
+}
+# sim_hosts_start N: N hosts NAME-1..NAME-N, registered with this test's
+# stratusd; prints "HOST ADDRESS" lines.
+sim_hosts_start() {
+    "$ST_TOP/scripts/sim-hosts" start "$1" --name "$ST_SIM_NAME" --subnet "$ST_SIM_SUBNET" \
+        --state-dir "$ST_SIM_STATE" --controller "$ST_URL" --data-dir "$ST_DATA" \
+        --build "$ST_BUILD" "${@:2}"
+}
+# sim COMMAND [ARGS]: another sim-hosts command on this test's hosts
+# (stop, status, kill-agent I, start-agent I).
+sim() { "$ST_TOP/scripts/sim-hosts" "$@" --state-dir "$ST_SIM_STATE"; }
 
 done_testing() {
     if [ "$ST_FAILED" -ne 0 ]; then
