@@ -1,6 +1,7 @@
 /* routes.c - every service's route table, registered in one place. */
 #include "api/server.h"
 
+#include "api/aggregates.h"
 #include "api/compute.h"
 #include "api/flavors.h"
 #include "api/identity.h"
@@ -24,4 +25,5 @@ void api_register_routes(struct router *r)
     router_add(r, keypair_routes, keypair_routes_count);
     router_add(r, network_routes, network_routes_count);
     router_add(r, internal_routes, internal_routes_count);
+    router_add(r, aggregate_routes, aggregate_routes_count);
 }

@@ -90,6 +90,11 @@ struct server_create {
     bool config_drive;
     int min_count, max_count;
     const char *request_id;
+    /* os:scheduler_hints same_host / different_host: server ids (borrowed) */
+    const char *const *same_host;
+    size_t n_same_host;
+    const char *const *different_host;
+    size_t n_different_host;
 };
 
 /* Creates the servers; returns a new array of their ids (min..max of them)

@@ -474,6 +474,28 @@ static const char m007_server_stats[] =
     " updated_at BIGINT NOT NULL);"
     "ALTER TABLE hosts ADD COLUMN disk_available_least BIGINT;";
 
+/* Host aggregates (Nova's os-aggregates): named sets of hosts with
+ * metadata; "availability_zone" in it gives its hosts their zone
+ * (compute/aggregate.h).  Ids are Nova's integers, taken as MAX + 1 in the
+ * creating transaction (no AUTOINCREMENT: portable). */
+static const char m011_aggregates[] =
+    "CREATE TABLE aggregates ("
+    " id BIGINT PRIMARY KEY,"
+    " uuid TEXT NOT NULL UNIQUE,"
+    " name TEXT NOT NULL UNIQUE,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT);"
+    "CREATE TABLE aggregate_hosts ("
+    " aggregate_id BIGINT NOT NULL REFERENCES aggregates(id) ON DELETE CASCADE,"
+    " host TEXT NOT NULL REFERENCES hosts(name),"
+    " PRIMARY KEY (aggregate_id, host));"
+    "CREATE INDEX aggregate_hosts_host ON aggregate_hosts (host);"
+    "CREATE TABLE aggregate_metadata ("
+    " aggregate_id BIGINT NOT NULL REFERENCES aggregates(id) ON DELETE CASCADE,"
+    " key TEXT NOT NULL,"
+    " value TEXT NOT NULL,"
+    " PRIMARY KEY (aggregate_id, key));";
+
 const struct store_migration store_migrations[] = {
     {1, "identity", m001_identity},
     {2, "images", m002_images},
@@ -482,6 +504,7 @@ const struct store_migration store_migrations[] = {
     {5, "network", m005_network},
     {6, "power generation", m006_power_generation},
     {7, "server stats", m007_server_stats},
+    {11, "aggregates", m011_aggregates},
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);
