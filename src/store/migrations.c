@@ -494,7 +494,9 @@ static const char m011_aggregates[] =
     " aggregate_id BIGINT NOT NULL REFERENCES aggregates(id) ON DELETE CASCADE,"
     " key TEXT NOT NULL,"
     " value TEXT NOT NULL,"
-    " PRIMARY KEY (aggregate_id, key));";
+    " PRIMARY KEY (aggregate_id, key));"
+    /* The uptime line a host's agent last reported (os-hypervisors). */
+    "ALTER TABLE hosts ADD COLUMN uptime TEXT;";
 
 const struct store_migration store_migrations[] = {
     {1, "identity", m001_identity},

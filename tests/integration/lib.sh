@@ -32,9 +32,21 @@ st_cleanup() {
             fi
         done
     fi
-    # Simulated hosts (their agents, libvirtds, guests and namespaces).
-    [ -n "${ST_SIM_STATE:-}" ] && "$ST_TOP/scripts/sim-hosts" stop --state-dir "$ST_SIM_STATE" \
-        >/dev/null 2>&1
+    # Simulated hosts (their agents, libvirtds, guests and namespaces); their
+    # logs kept when a check failed.
+    if [ -n "${ST_SIM_STATE:-}" ]; then
+        if [ "$ST_FAILED" -ne 0 ]; then
+            local keep=${TMPDIR:-/tmp}/stratus-sim-logs.$ST_SIM_NAME
+            rm -rf "$keep" && mkdir -p "$keep"
+            for d in "$ST_SIM_STATE"/[0-9]*; do
+                cp "$d/agent.log" "$keep/agent-${d##*/}.log" 2>/dev/null
+                cp "$d/log/libvirt/libvirtd.log" "$keep/libvirtd-${d##*/}.log" 2>/dev/null
+            done
+            cp "$ST_TMP/stratusd.log" "$keep/" 2>/dev/null
+            echo "# simulated hosts' logs kept in $keep"
+        fi
+        "$ST_TOP/scripts/sim-hosts" stop --state-dir "$ST_SIM_STATE" >/dev/null 2>&1
+    fi
     for pid in "${ST_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
     done
@@ -295,6 +307,7 @@ leak_snapshot() {
 # sim_underlay NAME SUBNET: NAME <= 5 of [a-z0-9], SUBNET A.B.C (a /24).
 sim_underlay() {
     ST_SIM_NAME=$1 ST_SIM_SUBNET=$2 ST_SIM_STATE=$ST_TMP/sim
+    chmod 0755 "$ST_TMP" # QEMU runs as libvirt-qemu and must reach the disks
     ST_LISTEN_ADDR=$("$ST_TOP/scripts/sim-hosts" net --name "$1" --subnet "$2" \
         --state-dir "$ST_SIM_STATE") || return 1
 }

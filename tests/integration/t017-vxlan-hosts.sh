@@ -26,12 +26,14 @@ pinger() { # MARK TARGET
 EOF
 }
 
-check "the underlay bridge is made" sim_underlay t017 $UL
+if sim_underlay t017 $UL; then ok "the underlay bridge is made"; else not_ok "the underlay bridge is made"; fi
 start_stratusd || { not_ok "stratusd starts"; done_testing; }
 check "libvirtd runs" start_libvirt
 os compute service set --disable "$(hostname)" nova-compute >/dev/null 2>&1
 started=$(sim_hosts_start 2 2>&1)
 check_eq "two simulated hosts start and register" "$H1 $UL.11 $H2 $UL.12" "$(echo $started)"
+[ "$(echo $started)" = "$H1 $UL.11 $H2 $UL.12" ] ||
+    { echo "Bail out! the simulated hosts did not start"; exit 1; }
 check "upload the test guest" upload_guest
 
 check "network create (vxlan)" os network create --provider-network-type vxlan net
