@@ -74,7 +74,7 @@ check_match "first host: vmb's MAC to the second host's VTEP (l2population)" \
 check_match "second host: vma's MAC to the first host's VTEP" "$MAC_A dst $UL.11" "$fdb2"
 check_eq "no multicast group on the VXLAN devices" "" \
     "$( (in_host 1 ip -d link show "vxlan-$VNI"; in_host 2 ip -d link show "vxlan-$VNI") |
-        grep -oE '(group|remote) [0-9a-f.:]+')"
+        grep -oE '(group|remote) ([0-9]+\.[0-9.]+|[0-9a-f]*:[0-9a-f:]+)')"
 
 check "delete vmb" os server delete --wait vmb
 gone=no
