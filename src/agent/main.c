@@ -41,6 +41,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -388,6 +389,36 @@ static void put_fig(json_t *o, const char *key, int64_t v)
         json_object_set_new(o, key, json_integer((json_int_t) v));
 }
 
+/* Adds "uptime" to 'cap': the line uptime(1) prints, as Nova's hypervisor
+ * uptime shows it (" 14:31:06 up 36 min,  0 users,  load average: ..."). */
+static void add_uptime(json_t *cap)
+{
+    struct st_buf b = ST_BUF_INIT, out = ST_BUF_INIT;
+    struct st_err e = ST_ERR_INIT;
+    double up = 0, l1 = 0, l5 = 0, l15 = 0;
+    time_t now = time(NULL);
+    struct tm tm;
+    if (st_read_file("/proc/uptime", 256, &b, &e) < 0 || sscanf(b.buf, "%lf", &up) != 1)
+        goto out;
+    st_buf_reset(&b);
+    if (st_read_file("/proc/loadavg", 256, &b, &e) < 0 ||
+        sscanf(b.buf, "%lf %lf %lf", &l1, &l5, &l15) != 3 || !gmtime_r(&now, &tm))
+        goto out;
+    long mins = (long) up / 60, days = mins / 1440, hm = mins % 1440;
+    st_buf_addf(&out, " %02d:%02d:%02d up ", tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (days)
+        st_buf_addf(&out, "%ld day%s, ", days, days == 1 ? "" : "s");
+    if (hm >= 60)
+        st_buf_addf(&out, "%2ld:%02ld", hm / 60, hm % 60);
+    else
+        st_buf_addf(&out, "%ld min", hm);
+    st_buf_addf(&out, ",  0 users,  load average: %.2f, %.2f, %.2f", l1, l5, l15);
+    json_object_set_new(cap, "uptime", json_string(out.buf));
+out:
+    st_buf_release(&b);
+    st_buf_release(&out);
+}
+
 /* Adds "stats" (the figures of the running domains) and "capacity" (free
  * disk net of the guests' overcommit, Nova's disk_available_least) to
  * 'report'.  Without libvirt the report goes without them. */
@@ -464,6 +495,7 @@ static void report_stats(struct agent *a, const struct model_desired *d, json_t 
         json_object_set_new(report, "capacity",
                             json_pack("{s:I}", "disk_available_least",
                                       (json_int_t) ((free_bytes - overcommit) >> 30)));
+        add_uptime(json_object_get(report, "capacity"));
     }
     free(st);
 }

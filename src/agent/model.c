@@ -855,6 +855,21 @@ static int parse_network(json_t *o, struct model_network *n, struct st_err *err)
                 return bad(err, "vxlan_peers", "duplicate address");
         n->npeers++;
     }
+    if (get_array(o, "vxlan_fdb", MODEL_MAX_FDB, &arr, err) < 0)
+        return -1;
+    if (json_array_size(arr))
+        n->vxlan_fdb = st_xcalloc(json_array_size(arr), sizeof(*n->vxlan_fdb));
+    json_array_foreach(arr, i, v)
+    {
+        struct model_fdb *f = &n->vxlan_fdb[i];
+        const char *mac = json_string_value(json_object_get(v, "mac_address"));
+        const char *dst = json_string_value(json_object_get(v, "vtep_ip"));
+        if (!mac || st_snprintf(f->mac, sizeof(f->mac), "%s", mac) < 0 || !unicast_mac_ok(f->mac))
+            return bad(err, "vxlan_fdb", "not a unicast MAC address");
+        if (!dst || !addr_canon(dst, 0, f->dst))
+            return bad(err, "vxlan_fdb", "not an IP address");
+        n->nfdb++;
+    }
     v = json_object_get(o, "dhcp");
     if (v && !json_is_null(v)) {
         n->dhcp = st_xcalloc(1, sizeof(*n->dhcp));
@@ -867,6 +882,7 @@ static int parse_network(json_t *o, struct model_network *n, struct st_err *err)
 static void network_release(struct model_network *n)
 {
     free(n->vxlan_peers);
+    free(n->vxlan_fdb);
     dhcp_free(n->dhcp);
 }
 

@@ -240,6 +240,7 @@ struct model_task {
 #define MODEL_MAX_PORT_SGS 64     /* groups of one port */
 #define MODEL_MAX_PAIRS 16        /* allowed address pairs of one port */
 #define MODEL_MAX_PEERS 4096      /* VXLAN peers of one network */
+#define MODEL_MAX_FDB 65536       /* l2population entries of one network */
 #define MODEL_MAX_SUBNETS 16      /* subnets served by one DHCP port */
 #define MODEL_MAX_POOLS 16
 #define MODEL_MAX_DHCP_HOSTS 16384
@@ -305,6 +306,13 @@ struct model_dhcp {
     char ns_if[MODEL_IFNAME_MAX]; /* "ns-" + port id[:11], in the namespace */
 };
 
+/* A MAC of a VXLAN network that lives on another host, and that host's VTEP
+ * (docs/agent-protocol.md, "vxlan_fdb"). */
+struct model_fdb {
+    char mac[18];                 /* lower case */
+    char dst[MODEL_ADDR_MAX];     /* canonical address */
+};
+
 struct model_network {
     char id[MODEL_ID_MAX];
     enum model_net_type type;
@@ -314,6 +322,8 @@ struct model_network {
     bool external;
     char (*vxlan_peers)[MODEL_ADDR_MAX]; /* owned; canonical addresses */
     size_t npeers;
+    struct model_fdb *vxlan_fdb;  /* owned; l2population: MACs on other hosts */
+    size_t nfdb;
     struct model_dhcp *dhcp;      /* owned; NULL when this host serves no DHCP */
     char bridge[MODEL_IFNAME_MAX];  /* "brq" + id[:11] */
     char vxlan[MODEL_IFNAME_MAX];   /* "vxlan-" + VNI, vxlan networks only */

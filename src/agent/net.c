@@ -693,7 +693,11 @@ static int uplink_of(struct pass *p, const struct model_network *n, char name[NL
     return 0;
 }
 
-/* Exactly one all-zeros FDB entry per peer on the VXLAN device. */
+/* Exactly one all-zeros FDB entry per peer on the VXLAN device (head-end
+ * replication of broadcasts and unknown unicast, no multicast), and, as
+ * Neutron's l2population, one entry per MAC of the network on another host
+ * with that host's VTEP ('vxlan_fdb').  Learning is off on the device, so
+ * every entry with a remote there is this agent's. */
 static int sync_fdb(struct pass *p, const struct model_network *n, int vx_idx,
                     struct st_err *err)
 {
@@ -701,18 +705,22 @@ static int sync_fdb(struct pass *p, const struct model_network *n, int vx_idx,
     struct nl_dump *dump = nl_dump_start(p->host, NL_DUMP_FDB, 0, err);
     const struct nl_entry *e;
     bool *have = st_xcalloc(n->npeers ? n->npeers : 1, sizeof(*have));
+    bool *have_mac = st_xcalloc(n->nfdb ? n->nfdb : 1, sizeof(*have_mac));
     int rc = -1;
     if (!dump)
         goto out;
     while ((e = nl_dump_next(dump))) {
         const struct nl_fdb *f = &e->u.fdb;
-        bool wanted = false;
-        if (f->ifindex != vx_idx || strcmp(f->mac, zero) || !f->dst[0])
+        bool wanted = false, is_zero = !strcmp(f->mac, zero);
+        if (f->ifindex != vx_idx || !f->dst[0])
             continue;
-        for (size_t i = 0; i < n->npeers; i++)
+        for (size_t i = 0; is_zero && i < n->npeers; i++)
             if (!strcmp(n->vxlan_peers[i], f->dst))
                 have[i] = wanted = true;
-        if (!wanted && nl_fdb_del(p->host, n->vxlan, zero, f->dst, err) < 0) {
+        for (size_t i = 0; !is_zero && i < n->nfdb; i++)
+            if (!strcmp(n->vxlan_fdb[i].mac, f->mac) && !strcmp(n->vxlan_fdb[i].dst, f->dst))
+                have_mac[i] = wanted = true;
+        if (!wanted && nl_fdb_del(p->host, n->vxlan, f->mac, f->dst, err) < 0) {
             nl_dump_done(dump);
             goto out;
         }
@@ -721,9 +729,14 @@ static int sync_fdb(struct pass *p, const struct model_network *n, int vx_idx,
     for (size_t i = 0; i < n->npeers; i++)
         if (!have[i] && nl_fdb_append(p->host, n->vxlan, zero, n->vxlan_peers[i], err) < 0)
             goto out;
+    for (size_t i = 0; i < n->nfdb; i++)
+        if (!have_mac[i] &&
+            nl_fdb_append(p->host, n->vxlan, n->vxlan_fdb[i].mac, n->vxlan_fdb[i].dst, err) < 0)
+            goto out;
     rc = 0;
 out:
     free(have);
+    free(have_mac);
     return rc;
 }
 

@@ -122,7 +122,37 @@ static int hypervisors_show(struct api_req *req, struct api_resp *resp, struct s
     }
     json_t *v = hypervisor_view(req, found, true);
     if (api_mv(req, 2, 88))
-        json_object_set_new(v, "uptime", json_null());
+        json_object_set(v, "uptime", json_object_get(found, "uptime"));
+    json_decref(all);
+    api_reply(resp, 200, json_pack("{s:o}", "hypervisor", v));
+    return 0;
+}
+
+/* GET /os-hypervisors/{id}/uptime (removed in 2.88, where show has it):
+ * the line the host's agent last reported. */
+static int hypervisors_uptime(struct api_req *req, struct api_resp *resp, struct st_err *err)
+{
+    json_t *all, *h, *found = NULL;
+    size_t i;
+    if (api_mv(req, 2, 88)) {
+        st_err_set(err, ST_ERR_NOT_FOUND, "The uptime API was removed in 2.88.");
+        return -1;
+    }
+    if (!(all = hosts(req, err)))
+        return -1;
+    json_array_foreach(all, i, h)
+    {
+        if (st_streq(json_string_value(json_object_get(h, "id")), api_param(req, 0)))
+            found = h;
+    }
+    if (!found) {
+        json_decref(all);
+        st_err_set(err, ST_ERR_NOT_FOUND, "Hypervisor with ID '%s' could not be found.",
+                   api_param(req, 0));
+        return -1;
+    }
+    json_t *v = hypervisor_view(req, found, false);
+    json_object_set(v, "uptime", json_object_get(found, "uptime"));
     json_decref(all);
     api_reply(resp, 200, json_pack("{s:o}", "hypervisor", v));
     return 0;
@@ -701,6 +731,7 @@ const struct route compute_routes[] = {
     R("GET", "/os-hypervisors/detail", hypervisors_detail, AA),
     R("GET", "/os-hypervisors/statistics", hypervisors_statistics, AA),
     R("GET", "/os-hypervisors/{id}", hypervisors_show, AA),
+    R("GET", "/os-hypervisors/{id}/uptime", hypervisors_uptime, AA),
     R("GET", "/os-services", services_list, AA),
     R("PUT", "/os-services/{id}", services_update, AA),
     R("GET", "/os-availability-zone", az_list, A),

@@ -33,7 +33,7 @@ static int hosts_register(struct api_req *req, struct api_resp *resp, struct st_
     json_t *in = api_body_json(req, err), *out;
     if (!in || same_host(req, err) < 0)
         return -1;
-    out = host_register(req->db, req->host_name, in, err);
+    out = host_register(req->db, req->app->compute, req->host_name, in, err);
     if (!out)
         return -1;
     api_reply(resp, 200, out);

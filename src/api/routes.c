@@ -1,6 +1,7 @@
 /* routes.c - every service's route table, registered in one place. */
 #include "api/server.h"
 
+#include "api/aggregates.h"
 #include "api/compute.h"
 #include "api/consoles.h"
 #include "api/flavors.h"
@@ -28,4 +29,5 @@ void api_register_routes(struct router *r)
     router_add(r, internal_routes, internal_routes_count);
     router_add(r, volume_routes, volume_routes_count);
     router_add(r, console_routes, console_routes_count);
+    router_add(r, aggregate_routes, aggregate_routes_count);
 }

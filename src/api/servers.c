@@ -18,6 +18,7 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "compute/host.h"
+#include "compute/scheduler.h"
 #include "compute/server.h"
 #include "compute/volumes.h"
 #include "network/network.h"
@@ -384,6 +385,63 @@ static int parse_bdms(json_t *in, struct server_create *sc, struct compute_bdm *
     return 0;
 }
 
+/* One hint of os:scheduler_hints: a server id or a list of them. */
+static int hint_ids(json_t *hints, const char *key, const char **out, size_t *n,
+                    struct st_err *err)
+{
+    json_t *v = json_object_get(hints, key), *e;
+    size_t i;
+    *n = 0;
+    if (!v)
+        return 0;
+    if (json_is_string(v))
+        v = json_pack("[O]", v);
+    else if (json_is_array(v))
+        json_incref(v);
+    else
+        v = NULL;
+    if (!v || json_array_size(v) > SCHED_MAX_HINTS)
+        goto bad;
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e) || !st_is_uuid(json_string_value(e)))
+            goto bad;
+        /* The body's own strings ("[O]" shares them): borrowed for the
+         * request. */
+        out[(*n)++] = json_string_value(e);
+    }
+    json_decref(v);
+    return 0;
+bad:
+    json_decref(v);
+    st_err_set(err, ST_ERR_BAD_REQUEST,
+               "Invalid input for field/attribute %s: expected server UUIDs (at most %d)", key,
+               SCHED_MAX_HINTS);
+    return -1;
+}
+
+/* os:scheduler_hints (or OS-SCH-HNT:scheduler_hints) beside "server":
+ * same_host and different_host; other hints are ignored, as Nova ignores
+ * those no enabled filter reads. */
+static int scheduler_hints(json_t *body, const char **same, size_t *n_same, const char **diff,
+                           size_t *n_diff, struct st_err *err)
+{
+    json_t *h = json_object_get(body, "os:scheduler_hints");
+    if (!h)
+        h = json_object_get(body, "OS-SCH-HNT:scheduler_hints");
+    *n_same = *n_diff = 0;
+    if (!h)
+        return 0;
+    if (!json_is_object(h)) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid input for field/attribute os:scheduler_hints");
+        return -1;
+    }
+    return hint_ids(h, "same_host", same, n_same, err) < 0 ||
+                   hint_ids(h, "different_host", diff, n_diff, err) < 0
+               ? -1
+               : 0;
+}
+
 static int servers_create(struct api_req *req, struct api_resp *resp, struct st_err *err)
 {
     json_t *body = api_body_json(req, err), *in, *ids, *cd;
@@ -480,6 +538,11 @@ static int servers_create(struct api_req *req, struct api_resp *resp, struct st_
         return -1;
     }
     sc.request_id = req->request_id;
+    const char *same[SCHED_MAX_HINTS], *diff[SCHED_MAX_HINTS];
+    if (scheduler_hints(body, same, &sc.n_same_host, diff, &sc.n_different_host, err) < 0)
+        return -1;
+    sc.same_host = same;
+    sc.different_host = diff;
     ids = server_create(req->db, conf_of(req), &req->auth, &sc, err);
     if (!ids)
         return -1;

@@ -121,7 +121,8 @@ static int host_id_of(struct store_conn *c, const char *name, char id[37], struc
     return rc > 0 ? 0 : -1;
 }
 
-json_t *host_register(struct store_conn *c, const char *name, json_t *info, struct st_err *err)
+json_t *host_register(struct store_conn *c, const struct compute_conf *conf, const char *name,
+                      json_t *info, struct st_err *err)
 {
     const char *htype = "QEMU", *hname = name, *virt = NULL, *ip = NULL, *vtep = NULL;
     const char *ver = NULL;
@@ -161,8 +162,11 @@ json_t *host_register(struct store_conn *c, const char *name, json_t *info, stru
         return NULL;
     /* host_id: the agent marks every object it makes with it (the name
      * is not unique across clouds that share a machine). */
+    int interval = 10;
+    if (conf && conf->service_down_time < 30)
+        interval = conf->service_down_time / 3 > 1 ? (int) (conf->service_down_time / 3) : 1;
     return json_pack("{s:s, s:s, s:I, s:i}", "host", name, "host_id", id, "revision",
-                     (json_int_t) rev, "report_interval", 10);
+                     (json_int_t) rev, "report_interval", interval);
 }
 
 static json_t *parse_or(const char *text, json_t *dflt)
@@ -755,7 +759,7 @@ json_t *host_list(struct store_conn *c, const struct compute_conf *conf, struct 
         " COALESCE(SUM(s.vcpus), 0), COALESCE(SUM(s.memory_mb), 0),"
         " COALESCE(SUM(s.disk_gb), 0), COUNT(s.id), h.created_at,"
         " COALESCE(SUM(CASE WHEN s.task_state IS NOT NULL AND s.task_state <> '' THEN 1"
-        " ELSE 0 END), 0), h.disk_available_least"
+        " ELSE 0 END), 0), h.disk_available_least, h.uptime"
         " FROM hosts h LEFT JOIN servers s ON s.host = h.name GROUP BY h.name ORDER BY h.name",
         STORE_NOARGS);
     json_t *arr;
@@ -790,6 +794,7 @@ json_t *host_list(struct store_conn *c, const struct compute_conf *conf, struct 
                             json_integer(store_isnull(s, 22)
                                              ? store_int(s, 8) - store_int(s, 18)
                                              : store_int(s, 22)));
+        json_object_set_new(h, "uptime", st_json_str_or_null(store_text(s, 23)));
         json_array_append_new(arr, h);
     }
     store_done(s);

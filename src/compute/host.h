@@ -32,8 +32,11 @@ int host_authenticate(struct store_conn *c, const char *authorization, char *nam
 bool host_name_ok(const char *name);
 
 /* POST /internal/v1/hosts/{host}: records capacity and the heartbeat.
- * Returns the reply body. */
-json_t *host_register(struct store_conn *c, const char *name, json_t *info, struct st_err *err);
+ * Returns the reply body, whose report_interval (10 s, less when 'conf'
+ * has a [compute] service_down_time under 30 s: a third of it) keeps a
+ * live host up.  'conf' may be NULL. */
+json_t *host_register(struct store_conn *c, const struct compute_conf *conf, const char *name,
+                      json_t *info, struct st_err *err);
 
 /* The desired state document of a host (new reference). */
 json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err);

@@ -93,6 +93,11 @@ struct server_create {
     const char *request_id;
     const struct compute_bdm *bdms; /* block_device_mapping_v2 to volumes */
     size_t nbdms;
+    /* os:scheduler_hints same_host / different_host: server ids (borrowed) */
+    const char *const *same_host;
+    size_t n_same_host;
+    const char *const *different_host;
+    size_t n_different_host;
 };
 
 /* Creates the servers; returns a new array of their ids (min..max of them)

@@ -604,7 +604,7 @@ int server_action(struct store_conn *c, const struct compute_conf *conf,
                                                               nf, "ephemeral")) +
                                                          (json_integer_value(json_object_get(
                                                               nf, "swap")) + 1023) / 1024,
-                                                     NULL},
+                                                     NULL, NULL, NULL, 0, NULL, 0},
                               err);
         if (fits <= 0) {
             json_decref(nf);

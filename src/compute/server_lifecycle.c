@@ -221,7 +221,7 @@ json_t *server_create(struct store_conn *c, const struct compute_conf *conf,
 {
     json_t *images = NULL, *flavor = NULL, *ids = NULL;
     char *key_data = NULL, *flavor_text = NULL, *image_text = NULL;
-    char reservation[16], hostname[64];
+    char reservation[16], hostname[64], az_buf[256], force_host[HOST_NAME_MAX_LEN + 1] = "";
     int64_t vcpus, ram, disk, root, min_disk, min_ram, now = st_now_us() / 1000000;
     const char *az = req->availability_zone;
 
@@ -339,6 +339,23 @@ json_t *server_create(struct store_conn *c, const struct compute_conf *conf,
             goto fail;
         }
     }
+    if (az && strchr(az, ':')) {
+        /* Nova's "ZONE:HOST" (or ":HOST"), which forces a host: admins only. */
+        const char *colon = strchr(az, ':');
+        if (!ctx->is_admin) {
+            st_err_set(err, ST_ERR_FORBIDDEN,
+                       "Policy doesn't allow os_compute_api:servers:create:forced_host to be"
+                       " performed.");
+            goto fail;
+        }
+        if (st_snprintf(az_buf, sizeof(az_buf), "%.*s", (int) (colon - az), az) < 0 ||
+            st_snprintf(force_host, sizeof(force_host), "%s", colon + 1) < 0 ||
+            strchr(force_host, ':')) {
+            st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid availability zone '%s'", az);
+            goto fail;
+        }
+        az = az_buf;
+    }
     if (az && *az) {
         int64_t one;
         int r = store_get_int(c, err, &one,
@@ -377,7 +394,16 @@ json_t *server_create(struct store_conn *c, const struct compute_conf *conf,
         char host[HOST_NAME_MAX_LEN + 1] = "";
         const char *vm_state = "building", *task_state = "spawning";
         char *fault = NULL;
-        struct sched_request sr = {vcpus, ram, disk, az};
+        struct sched_request sr = {vcpus,
+                                   ram,
+                                   disk,
+                                   az,
+                                   force_host[0] ? force_host : NULL,
+                                   req->same_host,
+                                   req->n_same_host,
+                                   req->different_host,
+                                   req->n_different_host};
+        char host_az[256] = "";
         st_err_clear(err);
         st_uuid(id);
         if (req->max_count > 1)
@@ -401,6 +427,21 @@ json_t *server_create(struct store_conn *c, const struct compute_conf *conf,
             fault = compute_json_dumps(f);
             json_decref(f);
         }
+        /* A server that asked for no zone is in its host's (Nova). */
+        if (r > 0 && !az) {
+            struct store_stmt *hz = store_query(c, err,
+                                                "SELECT availability_zone FROM hosts WHERE"
+                                                " name = ?",
+                                                STORE_ARGS(P(host)));
+            if (!hz) {
+                st_buf_release(&name);
+                free(fault);
+                goto rollback;
+            }
+            if (store_next(hz, err) > 0)
+                ST_IGNORE(st_snprintf(host_az, sizeof(host_az), "%s", store_text(hz, 0)));
+            store_done(hz);
+        }
         int64_t rc = store_exec(
             c, err,
             "INSERT INTO servers (id, name, description, hostname, project_id, user_id, host,"
@@ -415,14 +456,16 @@ json_t *server_create(struct store_conn *c, const struct compute_conf *conf,
                            json_object_get(json_object_get(images, "image"), "id"))),
                        P(image_text), P(flavor_text), P(vcpus), P(ram), P(disk),
                        P(req->key_name), P(key_data), P(req->user_data),
-                       P((int) req->config_drive), P(az ? az : conf->default_az), P(vm_state),
+                       P((int) req->config_drive),
+                       P(az ? az : host_az[0] ? host_az : conf->default_az), P(vm_state),
                        P(task_state), P(i), P(reservation), P(fault), P(req->access_ipv4),
                        P(req->access_ipv6), P(now), P(now)));
         free(fault);
         st_buf_release(&name);
         if (rc < 0 || server_set_metadata(c, id, req->metadata ? req->metadata : NULL, err) < 0)
             goto rollback;
-        if (compute_ports_create(c, ctx, id, r > 0 ? host : NULL, az ? az : conf->default_az,
+        if (compute_ports_create(c, ctx, id, r > 0 ? host : NULL,
+                                 az ? az : host_az[0] ? host_az : conf->default_az,
                                  nics, nnics, req->security_groups, err) < 0)
             goto rollback;
         if (req->nbdms && compute_volumes()->boot(c, ctx, id, r > 0 ? host : NULL, req->bdms,

@@ -121,6 +121,13 @@ int server_stats_apply(struct store_conn *c, const char *host, json_t *report, s
         store_exec(c, err, "UPDATE hosts SET disk_available_least = ? WHERE name = ?",
                    STORE_ARGS(P((int64_t) json_integer_value(dal)), P(host))) < 0)
         return -1;
+    /* The host's uptime line, for os-hypervisors (bounded, printable). */
+    const char *up = json_string_value(json_object_get(cap, "uptime"));
+    if (up && strlen(up) < 128 && strspn(up, " 0123456789:.,abcdefghijklmnopqrstuvwxyz") ==
+                                      strlen(up) &&
+        store_exec(c, err, "UPDATE hosts SET uptime = ? WHERE name = ?",
+                   STORE_ARGS(P(up), P(host))) < 0)
+        return -1;
     return 0;
 }
 

@@ -169,11 +169,40 @@ fail:
     " rp.router_id = r.id JOIN ports p ON p.id = rp.port_id WHERE p.network_id = ? AND"            \
     " r.admin_state_up = 1))"
 
+/* The ports of VXLAN network 'net' bound to other hosts (servers' NICs,
+ * DHCP and router legs) and their hosts' VTEPs: a new array of
+ * {"mac_address", "vtep_ip"}. */
+static json_t *vxlan_fdb(struct store_conn *c, const char *host, const char *net,
+                         struct st_err *err)
+{
+    struct store_stmt *s = store_query(
+        c, err,
+        "SELECT p.mac_address, h.vtep_ip FROM ports p JOIN hosts h ON h.name = p.host WHERE"
+        " p.network_id = ? AND p.host <> ? AND h.vtep_ip IS NOT NULL AND h.vtep_ip <> '' AND"
+        " (" BOUND " OR p.device_owner IN ('network:dhcp', 'network:router_interface',"
+        " 'network:router_gateway')) ORDER BY p.mac_address, h.vtep_ip",
+        STORE_ARGS(P(net), P(host)));
+    json_t *arr;
+    int rc;
+    if (!s)
+        return NULL;
+    arr = json_array();
+    while ((rc = store_next(s, err)) > 0)
+        json_array_append_new(arr, json_pack("{s:s, s:s}", "mac_address", store_text(s, 0),
+                                             "vtep_ip", store_text(s, 1)));
+    store_done(s);
+    if (rc < 0) {
+        json_decref(arr);
+        return NULL;
+    }
+    return arr;
+}
+
 static json_t *network_doc(struct store_conn *c, const char *host, struct store_stmt *s,
                            struct st_err *err)
 {
     const char *id = store_text(s, 0), *type = store_text(s, 1);
-    json_t *peers, *dhcp = json_null();
+    json_t *peers, *dhcp = json_null(), *fdb_doc = NULL;
     json_t *o;
 
     if (!strcmp(type, "vxlan")) {
@@ -187,6 +216,16 @@ static json_t *network_doc(struct store_conn *c, const char *host, struct store_
     }
     if (!peers)
         return NULL;
+    if (!strcmp(type, "vxlan")) {
+        /* l2population: where each MAC on the network lives, so the agent
+         * sends unicast straight to its host's VTEP (no flooding). */
+        json_t *fdb = vxlan_fdb(c, host, id, err);
+        if (!fdb) {
+            json_decref(peers);
+            return NULL;
+        }
+        fdb_doc = fdb;
+    }
     if (st_streq(store_text(s, 6), host)) {
         json_decref(dhcp);
         if (!(dhcp = dhcp_doc(c, id, err))) {
@@ -203,6 +242,8 @@ static json_t *network_doc(struct store_conn *c, const char *host, struct store_
     json_object_set_new(o, "mtu", json_integer(store_int(s, 4)));
     json_object_set_new(o, "external", json_boolean(store_int(s, 5)));
     json_object_set_new(o, "vxlan_peers", peers);
+    if (fdb_doc)
+        json_object_set_new(o, "vxlan_fdb", fdb_doc);
     json_object_set_new(o, "dhcp", dhcp);
     return o;
 }

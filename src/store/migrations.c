@@ -618,6 +618,29 @@ static const char m009_consoles[] =
     " kind TEXT NOT NULL,"
     " created_at BIGINT NOT NULL);"
     "CREATE INDEX console_sessions_host ON console_sessions (host);";
+/* Host aggregates (Nova's os-aggregates): named sets of hosts with
+ * metadata; "availability_zone" in it gives its hosts their zone
+ * (compute/aggregate.h).  Ids are Nova's integers, taken as MAX + 1 in the
+ * creating transaction (no AUTOINCREMENT: portable). */
+static const char m011_aggregates[] =
+    "CREATE TABLE aggregates ("
+    " id BIGINT PRIMARY KEY,"
+    " uuid TEXT NOT NULL UNIQUE,"
+    " name TEXT NOT NULL UNIQUE,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT);"
+    "CREATE TABLE aggregate_hosts ("
+    " aggregate_id BIGINT NOT NULL REFERENCES aggregates(id) ON DELETE CASCADE,"
+    " host TEXT NOT NULL REFERENCES hosts(name),"
+    " PRIMARY KEY (aggregate_id, host));"
+    "CREATE INDEX aggregate_hosts_host ON aggregate_hosts (host);"
+    "CREATE TABLE aggregate_metadata ("
+    " aggregate_id BIGINT NOT NULL REFERENCES aggregates(id) ON DELETE CASCADE,"
+    " key TEXT NOT NULL,"
+    " value TEXT NOT NULL,"
+    " PRIMARY KEY (aggregate_id, key));"
+    /* The uptime line a host's agent last reported (os-hypervisors). */
+    "ALTER TABLE hosts ADD COLUMN uptime TEXT;";
 
 const struct store_migration store_migrations[] = {
     {1, "identity", m001_identity},
@@ -629,6 +652,7 @@ const struct store_migration store_migrations[] = {
     {7, "server stats", m007_server_stats},
     {8, "volumes", m008_volumes},
     {9, "consoles", m009_consoles},
+    {11, "aggregates", m011_aggregates},
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -32,6 +32,21 @@ st_cleanup() {
             fi
         done
     fi
+    # Simulated hosts (their agents, libvirtds, guests and namespaces); their
+    # logs kept when a check failed.
+    if [ -n "${ST_SIM_STATE:-}" ]; then
+        if [ "$ST_FAILED" -ne 0 ]; then
+            local keep=${TMPDIR:-/tmp}/stratus-sim-logs.$ST_SIM_NAME
+            rm -rf "$keep" && mkdir -p "$keep"
+            for d in "$ST_SIM_STATE"/[0-9]*; do
+                cp "$d/agent.log" "$keep/agent-${d##*/}.log" 2>/dev/null
+                cp "$d/log/libvirt/libvirtd.log" "$keep/libvirtd-${d##*/}.log" 2>/dev/null
+            done
+            cp "$ST_TMP/stratusd.log" "$keep/" 2>/dev/null
+            echo "# simulated hosts' logs kept in $keep"
+        fi
+        "$ST_TOP/scripts/sim-hosts" stop --state-dir "$ST_SIM_STATE" >/dev/null 2>&1
+    fi
     for pid in "${ST_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
     done
@@ -135,7 +150,7 @@ ST_CONF=()
 start_stratusd() {
     ST_DATA=$ST_TMP/data
     ST_PORT=$(free_port)
-    ST_URL=http://127.0.0.1:$ST_PORT
+    ST_URL=http://${ST_LISTEN_ADDR:-127.0.0.1}:$ST_PORT
     mkdir -p "$ST_DATA"
     if [ -n "${STRATUS_TEST_PG:-}" ] && [ ${#ST_CONF[@]} -eq 0 ]; then
         ST_PG_DB=st_$$_$RANDOM
@@ -161,7 +176,7 @@ start_stratusd() {
             shift
         fi
     done
-    "$ST_BUILD/stratusd" "${conf[@]}" --data-dir "$ST_DATA" --listen "127.0.0.1:$ST_PORT" \
+    "$ST_BUILD/stratusd" "${conf[@]}" --data-dir "$ST_DATA" --listen "${ST_LISTEN_ADDR:-127.0.0.1}:$ST_PORT" \
         --log-file "$ST_TMP/stratusd.log" "${args[@]}" </dev/null >>"$ST_TMP/stratusd.err" 2>&1 &
     ST_PID=$!
     ST_PIDS+=("$ST_PID")
@@ -310,6 +325,28 @@ leak_snapshot() {
         pgrep -f "qemu-system.*$ST_TMP/instances" | sort
     } | tr '\n' ' '
 }
+
+# Several hosts on this machine (scripts/sim-hosts): call sim_underlay
+# before start_stratusd (the controller then listens on the underlay
+# bridge's address, which the hosts' namespaces reach), then
+# sim_hosts_start.  st_cleanup stops them all.
+# sim_underlay NAME SUBNET: NAME <= 5 of [a-z0-9], SUBNET A.B.C (a /24).
+sim_underlay() {
+    ST_SIM_NAME=$1 ST_SIM_SUBNET=$2 ST_SIM_STATE=$ST_TMP/sim
+    chmod 0755 "$ST_TMP" # QEMU runs as libvirt-qemu and must reach the disks
+    ST_LISTEN_ADDR=$("$ST_TOP/scripts/sim-hosts" net --name "$1" --subnet "$2" \
+        --state-dir "$ST_SIM_STATE") || return 1
+}
+# sim_hosts_start N: N hosts NAME-1..NAME-N, registered with this test's
+# stratusd; prints "HOST ADDRESS" lines.
+sim_hosts_start() {
+    "$ST_TOP/scripts/sim-hosts" start "$1" --name "$ST_SIM_NAME" --subnet "$ST_SIM_SUBNET" \
+        --state-dir "$ST_SIM_STATE" --controller "$ST_URL" --data-dir "$ST_DATA" \
+        --build "$ST_BUILD" "${@:2}"
+}
+# sim COMMAND [ARGS]: another sim-hosts command on this test's hosts
+# (stop, status, kill-agent I, start-agent I).
+sim() { "$ST_TOP/scripts/sim-hosts" "$@" --state-dir "$ST_SIM_STATE"; }
 
 done_testing() {
     if [ "$ST_FAILED" -ne 0 ]; then

@@ -888,7 +888,7 @@ static void host_up(struct fx *f, const char *name, const char *vtep)
                              "vcpus", 2, "memory_mb", 4096, "local_gb", 20, "cpu_info");
     if (host_add(f->c, name, &secret, &err) < 0)
         fail_msg("host_add: %s", err.msg);
-    json_t *r = host_register(f->c, name, info, &err);
+    json_t *r = host_register(f->c, NULL, name, info, &err);
     if (!r)
         fail_msg("host_register: %s", err.msg);
     json_decref(r);
@@ -1094,7 +1094,7 @@ static void t15_placement_on_report(void **state)
     st_buf_release(&secret);
     json_t *info = json_pack("{s:i, s:i, s:i, s:{}}", "vcpus", 1, "memory_mb", 1024, "local_gb", 1,
                              "cpu_info");
-    json_decref(host_register(f->c, "late", info, &err));
+    json_decref(host_register(f->c, NULL, "late", info, &err));
     json_decref(info);
     rev1 = revision_get(f->c, "late", &err);
     assert_int_equal(net_host_report(f->c, "late", empty, &err), 0);
@@ -1125,8 +1125,8 @@ static void t16_host_id(void **state)
     compute_ports_register(&net_compute_ports); /* as stratusd wires it */
     assert_int_equal(host_add(f->c, "ha", &secret, &err), 0);
     assert_int_equal(host_add(f->c, "hb", &secret, &err), 0);
-    r1 = host_register(f->c, "ha", info, &err);
-    r2 = host_register(f->c, "hb", info, &err);
+    r1 = host_register(f->c, NULL, "ha", info, &err);
+    r2 = host_register(f->c, NULL, "hb", info, &err);
     assert_non_null(r1);
     assert_non_null(r2);
     assert_true(st_is_uuid(sval(r1, "host_id")));
@@ -1139,7 +1139,7 @@ static void t16_host_id(void **state)
     assert_int_equal(n, 1);
     /* A new secret keeps the id. */
     assert_int_equal(host_add(f->c, "ha", &secret, &err), 0);
-    r3 = host_register(f->c, "ha", info, &err);
+    r3 = host_register(f->c, NULL, "ha", info, &err);
     assert_non_null(r3);
     assert_string_equal(sval(r3, "host_id"), sval(r1, "host_id"));
     d = host_desired(f->c, "ha", &err);

@@ -36,7 +36,7 @@ static void host_up(struct fx *f, const char *name)
     json_t *r;
     if (host_add(f->c, name, &secret, &err) < 0)
         fail_msg("host_add: %s", err.msg);
-    r = host_register(f->c, name, info, &err);
+    r = host_register(f->c, NULL, name, info, &err);
     if (!r)
         fail_msg("host_register: %s", err.msg);
     json_decref(r);
