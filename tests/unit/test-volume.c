@@ -53,7 +53,7 @@ static void host_up(struct fx *f, const char *name, const char *backends)
     json_object_set_new(info, "volume_backends", json_loads(backends, 0, NULL));
     if (host_add(f->c, name, &secret, &err) < 0)
         fail_msg("host_add: %s", err.msg);
-    r = host_register(f->c, name, info, &err);
+    r = host_register(f->c, NULL, name, info, &err);
     if (!r)
         fail_msg("host_register: %s", err.msg);
     json_decref(r);
