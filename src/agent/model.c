@@ -232,7 +232,7 @@ static int parse_nic(json_t *o, struct model_nic *n, struct st_err *err)
     return 0;
 }
 
-static int parse_server(json_t *o, struct model_server *s, struct st_err *err)
+int model_server_parse(json_t *o, struct model_server *s, struct st_err *err)
 {
     const char *power;
     json_t *v;
@@ -350,7 +350,7 @@ static int parse_server(json_t *o, struct model_server *s, struct st_err *err)
     return 0;
 }
 
-static void server_release(struct model_server *s)
+void model_server_release(struct model_server *s)
 {
     json_decref(s->flavor.extra_specs);
     json_decref(s->old_flavor.extra_specs);
@@ -1248,7 +1248,7 @@ struct model_desired *model_desired_parse(json_t *doc, struct st_err *err)
         {
             /* Counted before parsing so that a half-parsed one is freed. */
             d->nservers++;
-            if (parse_server(o, &d->servers[i], err) < 0)
+            if (model_server_parse(o, &d->servers[i], err) < 0)
                 goto fail;
         }
     }
@@ -1263,6 +1263,15 @@ struct model_desired *model_desired_parse(json_t *doc, struct st_err *err)
     }
     if (parse_net_lists(doc, d, err) < 0)
         goto fail;
+    /* The metadata proxy's signing key (docs/agent-protocol.md, "Metadata"). */
+    o = json_object_get(doc, "metadata");
+    if (o && !json_is_null(o) &&
+        (!json_is_object(o) || copy_str(o, "shared_secret", false, d->metadata_secret,
+                                        sizeof(d->metadata_secret), err) < 0)) {
+        if (!st_err_is_set(err))
+            bad(err, "metadata", "not an object");
+        goto fail;
+    }
     return d;
 fail:
     model_desired_free(d);
@@ -1274,7 +1283,7 @@ void model_desired_free(struct model_desired *d)
     if (!d)
         return;
     for (size_t i = 0; i < d->nservers; i++)
-        server_release(&d->servers[i]);
+        model_server_release(&d->servers[i]);
     free(d->servers);
     free(d->tasks);
     for (size_t i = 0; i < d->nnetworks; i++)
