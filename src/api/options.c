@@ -95,6 +95,10 @@ const struct cfg_opt controller_opts[] = {
      "Physical networks admins may make flat networks on (comma-separated); * for any."},
     {"network", "global_physnet_mtu", CFG_INT, "1500", 68, 65535,
      "MTU of the physical networks. VXLAN networks get 50 bytes less."},
+    {"metadata", "shared_secret", CFG_STR, "", 0, 0,
+     "Key the agents' metadata proxies sign guests' requests with (HMAC-SHA256), handed to "
+     "each agent in its desired state. Empty: the one in DATA_DIR/metadata_secret, which "
+     "bootstrap (or stratusd) makes when it is absent."},
     {"identity", "password_hash_cost", CFG_INT, "0", 0, 11,
      "yescrypt cost of password hashes (higher is slower). 0: libxcrypt's default (5)."},
 };

@@ -7,6 +7,7 @@
 #include "api/image.h"
 #include "api/internal.h"
 #include "api/keypairs.h"
+#include "api/metadata.h"
 #include "api/network.h"
 #include "api/servers.h"
 #include "api/router.h"
@@ -24,4 +25,5 @@ void api_register_routes(struct router *r)
     router_add(r, keypair_routes, keypair_routes_count);
     router_add(r, network_routes, network_routes_count);
     router_add(r, internal_routes, internal_routes_count);
+    router_add(r, metadata_routes, metadata_routes_count);
 }

@@ -474,6 +474,16 @@ static const char m007_server_stats[] =
     " updated_at BIGINT NOT NULL);"
     "ALTER TABLE hosts ADD COLUMN disk_available_least BIGINT;";
 
+/* The password a guest posts to the metadata service
+ * (/openstack/latest/password, Nova's os-server-password): set once, read
+ * back by the guest and by GET /servers/{id}/os-server-password; it goes with
+ * its server. */
+static const char m010_server_passwords[] =
+    "CREATE TABLE server_passwords ("
+    " server_id TEXT PRIMARY KEY REFERENCES servers(id) ON DELETE CASCADE,"
+    " password TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL);";
+
 const struct store_migration store_migrations[] = {
     {1, "identity", m001_identity},
     {2, "images", m002_images},
@@ -482,6 +492,7 @@ const struct store_migration store_migrations[] = {
     {5, "network", m005_network},
     {6, "power generation", m006_power_generation},
     {7, "server stats", m007_server_stats},
+    {10, "server passwords", m010_server_passwords},
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);
