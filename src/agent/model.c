@@ -638,6 +638,10 @@ static int parse_subnet(json_t *o, struct model_subnet *sn, struct st_err *err)
     if (v && !json_is_boolean(v))
         return bad(err, "enable_dhcp", "not a boolean");
     sn->enable_dhcp = !v || json_is_true(v);
+    v = json_object_get(o, "isolated_metadata");
+    if (v && !json_is_boolean(v))
+        return bad(err, "isolated_metadata", "not a boolean");
+    sn->isolated_metadata = json_is_true(v);
     if (get_array(o, "dns_nameservers", MODEL_MAX_DNS, &arr, err) < 0)
         return -1;
     json_array_foreach(arr, i, v)

@@ -193,6 +193,7 @@ struct model_subnet {
     int prefixlen;
     char gateway_ip[MODEL_ADDR_MAX]; /* "" when none */
     bool enable_dhcp;
+    bool isolated_metadata;       /* no router on it: DHCP routes 169.254.169.254 */
     char dns[MODEL_MAX_DNS][MODEL_ADDR_MAX];
     int ndns;
     struct model_route routes[MODEL_MAX_ROUTES];
