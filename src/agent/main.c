@@ -260,6 +260,7 @@ struct agent {
     struct cfg *cfg;
     char *host, *instances_path, *secret;
     char host_id[MODEL_ID_MAX]; /* our host's id in the controller, from registration */
+    struct mdp *mdp;            /* the metadata proxies of our namespaces */
     char vtep[64];              /* this host's address for VXLAN, "" if unknown */
     struct net_state *net;
     const char *virt_type;
@@ -1019,8 +1020,11 @@ int main(int argc, char **argv)
             goto fail;
     }
     {
+        a.mdp = mdp_new(cfg_str(a.cfg, "DEFAULT", "controller"), MDP_PORT);
         struct reconcile_opts ropts = {
             .net = a.net,
+            .metadata = a.mdp,
+            .no_seed = st_streq(cfg_str(a.cfg, "libvirt", "seed"), "none"),
             .instances_path = a.instances_path,
             .virt_type = a.virt_type,
             .vnc_listen = cfg_str(a.cfg, "libvirt", "vnc_listen"),
@@ -1090,6 +1094,7 @@ out:
     mx_registry_free(a.mx.reg);
     json_decref(a.mx.faults_seen);
     reconcile_free(a.rec);
+    mdp_free(a.mdp);
     net_free(a.net);
     client_free(a.client);
     client_free(a.hb.client);

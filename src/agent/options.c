@@ -49,6 +49,11 @@ const struct cfg_opt agent_opts[] = {
      "svm, else qemu."},
     {"libvirt", "vnc_listen", CFG_STR, "127.0.0.1", 0, 0,
      "Address the VNC servers of the guests listen on."},
+    {"libvirt", "seed", CFG_STR, "auto", 0, 0,
+     "What a server without a config drive gets to configure itself from: auto (a NoCloud "
+     "seed, a CD-ROM labelled cidata) or none (no seed disk: the guest asks the metadata "
+     "service at 169.254.169.254). A server created with config_drive=true always gets its "
+     "config drive."},
     {"libvirt", "mem_stats_period_seconds", CFG_INT, "10", 0, 3600,
      "Seconds between the memory balloon's statistics updates. 0: off."},
     {"metrics", "listen", CFG_STR, "", 0, 0,
@@ -89,6 +94,12 @@ struct cfg *agent_config(const char *config_file, const struct agent_flags *flag
     if (!st_streq(vt, "auto") && !st_streq(vt, "kvm") && !st_streq(vt, "qemu")) {
         st_err_set(err, ST_ERR_BAD_REQUEST,
                    "invalid [libvirt] virt_type '%s': expected auto, kvm or qemu", vt);
+        goto fail;
+    }
+    vt = cfg_str(cfg, "libvirt", "seed");
+    if (!st_streq(vt, "auto") && !st_streq(vt, "none")) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "invalid [libvirt] seed '%s': expected auto or none",
+                   vt);
         goto fail;
     }
     if (log_level_parse(cfg_str(cfg, "DEFAULT", "log_level"), &lvl) < 0) {
