@@ -209,11 +209,11 @@ out:
 int seed_build(const struct model_server *s, const char *path, struct st_err *err)
 {
     struct st_buf meta = ST_BUF_INIT, net = ST_BUF_INIT, seed = ST_BUF_INIT;
+    struct st_buf vendor = ST_BUF_INIT;
     struct seed_file files[12];
     size_t nfiles = 0;
     int rc = -1;
     static const char empty[] = "";
-    static const char empty_json[] = "{}\n";
 
     if (s->config_drive) {
         static const char *const dirs[] = {"openstack/2018-08-27", "openstack/latest"};
@@ -226,6 +226,7 @@ int seed_build(const struct model_server *s, const char *path, struct st_err *er
         st_random(rnd, sizeof(rnd));
         st_base64_encode(rnd, sizeof(rnd), &seed);
         explicit_bzero(rnd, sizeof(rnd));
+        mdr_vendor_data(&vendor);
         if (mdr_meta_data(s, seed.buf, true, &meta, err) < 0 ||
             mdr_network_data(s, &net, err) < 0)
             goto out;
@@ -246,7 +247,7 @@ int seed_build(const struct model_server *s, const char *path, struct st_err *er
                     break;
                 case 2:
                 case 3:
-                    data = empty_json, len = sizeof(empty_json) - 1;
+                    data = vendor.buf, len = vendor.len;
                     break;
                 default:
                     data = s->user_data, len = s->user_data_len;
@@ -272,6 +273,7 @@ out:
         explicit_bzero(meta.buf, meta.len); /* admin_pass */
     st_buf_release(&meta);
     st_buf_release(&net);
+    st_buf_release(&vendor);
     if (seed.len)
         explicit_bzero(seed.buf, seed.len);
     st_buf_release(&seed);
