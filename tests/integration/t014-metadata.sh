@@ -9,7 +9,7 @@
 # at all when it spoofs the guest's address (the port's anti-spoofing rules
 # drop the packets); the password is posted once.
 . "$(dirname "$0")/lib.sh"
-plan 36
+plan 37
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
 FAKENS=stx-md-$$
@@ -17,11 +17,14 @@ cleanup_md() {
     ip netns del "$FAKENS" 2>/dev/null
     [ -n "${FAKETAP:-}" ] && ip link del "$FAKETAP" 2>/dev/null
 }
-trap 'cleanup_md; st_cleanup' EXIT
+# T014_LOGS=DIR keeps the daemons' logs there.
+keep_logs() { [ -n "${T014_LOGS:-}" ] && mkdir -p "$T014_LOGS" && cp "$ST_TMP"/*.log "$ST_TMP"/*.err "$T014_LOGS"/ 2>/dev/null; return 0; }
+trap 'keep_logs; cleanup_md; st_cleanup' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-printf '[network]\nvni_ranges = 3201:3300\n' >"$ST_TMP/stratusd.conf"
+# VNIs of its own (t008: 3001-3100, t009: 3101-3300, benchmarks: 3901-3960).
+printf '[network]\nvni_ranges = 3601:3610\n' >"$ST_TMP/stratusd.conf"
 start_stratusd --config "$ST_TMP/stratusd.conf" || { not_ok "stratusd starts"; done_testing; }
 ok "stratusd starts"
 SECRET=$(cat "$ST_DATA/metadata_secret" 2>/dev/null)
@@ -175,8 +178,22 @@ for _ in $(seq 30); do
 done
 check_eq "through the router's proxy the port's own address gets an answer (404)" 404 "$got"
 
+# Everything this test made goes, and the agent removes what it built for it.
 cleanup_md
 check "server delete" os server delete --wait md-vm1
+os router remove subnet r1 sub1 >/dev/null 2>&1
+os router delete r1 >/dev/null 2>&1
+os port delete pf p1 >/dev/null 2>&1
+os network delete net1 >/dev/null 2>&1
+gone=1
+for _ in $(seq 60); do
+    gone=1
+    ip netns list | grep -qE "qdhcp-$net1|qrouter-$r1" && gone=0
+    ip link show "brq${net1:0:11}" >/dev/null 2>&1 && gone=0
+    [ "$gone" = 1 ] && break
+    sleep 1
+done
+check_eq "the agent removed the network's bridge and namespaces (and their proxies)" 1 "$gone"
 kill_agent TERM
 stop_stratusd
 done_testing
