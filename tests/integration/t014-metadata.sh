@@ -73,6 +73,7 @@ check_match "a metadata proxy listens in qdhcp-$net1" '169\.254\.169\.254:80' \
     "$(ip netns exec "qdhcp-$net1" ss -ltn 2>/dev/null)"
 
 log=$(wait_console md-vm1 'stratus-guest: ready')
+grep -a 'stratus-guest:' <<<"$log" | sed 's/^/# guest: /' | head -n 20
 check_match "the guest found no seed disk and asked the metadata service" \
     'seed metadata from http://169\.254\.169\.254' "$log"
 check_match "hostname and instance id from the metadata service" \
@@ -87,7 +88,7 @@ out=$(md openstack/latest/meta_data.json "$net1" 10.20.1.11 "$(sign "$net1" 10.2
 check_match "signature of another address: 403" '^403 ' "$out"
 out=$(md openstack/latest/meta_data.json "$net1" 10.20.1.11 0000000000000000000000000000000000000000000000000000000000000000)
 check_match "bad signature: 403" '^403 ' "$out"
-out=$(md openstack/latest/meta_data.json "$net1" 10.20.1.11 "$(sign "$net1" 10.20.1.11)")
+out=$(md openstack/latest/meta_data.json "$net1" 10.20.1.11 "$(sign "$net1" 10.20.1.11)" | tr '\n' ' ')
 check_match "signed request: 200 with the guest's meta_data.json" "^200 .*\"uuid\": \"$vm1\"" "$out"
 out=$(md latest/meta-data/public-keys/0/openssh-key "$net1" 10.20.1.11 "$(sign "$net1" 10.20.1.11)")
 check_match "EC2 tree: public-keys/0/openssh-key" '^200 ssh-ed25519 .* md-key@t014' "$out"

@@ -523,7 +523,7 @@ if [ "$SEED" = none ] && [ "$IP" != none ]; then
 	mkdir -p "$STATE/md"
 	tries=0
 	while [ "$tries" -lt 10 ]; do
-		if wget -q -T 5 -O "$STATE/md/meta_data.json" "$MDURL/meta_data.json" 2>/dev/null; then
+		if timeout 10 wget -q -O "$STATE/md/meta_data.json" "$MDURL/meta_data.json" 2>/dev/null; then
 			SEED=metadata
 			break
 		fi
@@ -534,7 +534,7 @@ if [ "$SEED" = none ] && [ "$IP" != none ]; then
 		say "seed metadata from ${MDURL%/openstack/latest}"
 		META=$STATE/md/meta_data.json
 		# 404 when the server has no user data
-		if wget -q -T 5 -O "$STATE/md/user_data" "$MDURL/user_data" 2>/dev/null; then
+		if timeout 10 wget -q -O "$STATE/md/user_data" "$MDURL/user_data" 2>/dev/null; then
 			USERDATA_FILE=$STATE/md/user_data
 		fi
 		SEED=configdrive # the files are the config drive's: JSON
