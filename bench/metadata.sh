@@ -30,9 +30,21 @@ command -v wrk >/dev/null || { echo "metadata.sh needs wrk (apt-get install wrk)
 . "$(dirname "$0")/lib.sh"
 bench_build stratusd stratus-manage stratus-agent
 NS=stx-bmd-$$
+# What the run made goes while the agent still runs, so that it removes the
+# bridge, VXLAN device, namespace and dnsmasq it made for them.
 bench_cleanup_hook() {
     ip netns del "$NS" 2>/dev/null || true
-    [ -n "${TAP:-}" ] && ip link del "$TAP" 2>/dev/null || true
+    if [ -n "${TAP:-}" ]; then ip link del "$TAP" 2>/dev/null || true; fi
+    if [ -n "${net:-}" ]; then
+        os server delete --wait bmd-vm >/dev/null 2>&1 || true
+        os port delete bmd-p1 >/dev/null 2>&1 || true
+        os network delete bmd-net >/dev/null 2>&1 || true
+        for _ in $(seq 30); do
+            ip link show "brq${net:0:11}" >/dev/null 2>&1 || break
+            sleep 1
+        done
+    fi
+    return 0
 }
 
 printf '[network]\nvni_ranges = 3951:3960\n' >"$ST_TMP/stratusd.conf"
