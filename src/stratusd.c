@@ -30,6 +30,7 @@
 #include "store/revision.h"
 #include "store/store.h"
 #include "volume/volume.h"
+#include "api/metadata.h"
 #include "common/banned.h"
 
 #define STRATUS_VERSION "0.1.0"
@@ -104,6 +105,7 @@ int main(int argc, char **argv)
     struct mx_http *mxh = NULL;
     char *db_url = NULL, *key_dir = NULL;
     struct st_buf image_dir = ST_BUF_INIT;
+    struct st_buf md_secret = ST_BUF_INIT;
     enum log_level lvl;
     sigset_t sigs;
     int opt, current, rc = 1;
@@ -223,6 +225,9 @@ int main(int argc, char **argv)
         .public_url = cfg_str(cfg, "DEFAULT", "public_url"),
         .max_body = (size_t) cfg_int(cfg, "api", "max_body_size"),
     };
+    if (metadata_secret_load(cfg, &md_secret, &err) < 0)
+        goto fail;
+    app.metadata_secret = md_secret.buf;
     metrics = api_metrics_new();
     app.metrics = metrics;
     srv = api_server_start(&app, cfg_str(cfg, "DEFAULT", "listen"),
@@ -279,6 +284,9 @@ out:
     free(db_url);
     free(key_dir);
     st_buf_release(&image_dir);
+    if (md_secret.len)
+        explicit_bzero(md_secret.buf, md_secret.len);
+    st_buf_release(&md_secret);
     cfg_free(cfg);
     log_close();
     return rc;

@@ -59,6 +59,17 @@ static void short_name(const char *h, char out[64])
     out[n] = '\0';
 }
 
+/* The DHCP port's IPv4 address on subnet 'sn' (the next hop to the metadata
+ * proxy of its namespace), or NULL. */
+static const char *dhcp_address_on(const struct model_dhcp *dh, const struct model_subnet *sn)
+{
+    for (int i = 0; i < dh->nips; i++)
+        if (dh->ips[i].family == AF_INET &&
+            (!dh->ips[i].subnet_id[0] || !strcmp(dh->ips[i].subnet_id, sn->id)))
+            return dh->ips[i].address;
+    return NULL;
+}
+
 void dhcp_render(const struct model_network *n, const char *dir, struct dhcp_files *out)
 {
     const struct model_dhcp *dh = n->dhcp;
@@ -114,10 +125,15 @@ void dhcp_render(const struct model_network *n, const char *dir, struct dhcp_fil
                     st_buf_addf(&out->opts, ",%s", sn->dns[k]);
                 st_buf_addch(&out->opts, '\n');
             }
-            if (sn->nroutes) {
+            const char *md_via = sn->isolated_metadata ? dhcp_address_on(dh, sn) : NULL;
+            if (sn->nroutes || md_via) {
                 static const char *const opt[] = {"option:classless-static-route", "249"};
                 for (size_t o = 0; o < ST_ARRAY_SIZE(opt); o++) {
                     st_buf_addf(&out->opts, "tag:subnet-%s,%s", sn->id, opt[o]);
+                    /* The metadata service through the DHCP port's namespace,
+                     * where the agent's proxy listens (metadata_proxy.h). */
+                    if (md_via)
+                        st_buf_addf(&out->opts, ",169.254.169.254/32,%s", md_via);
                     for (int k = 0; k < sn->nroutes; k++)
                         st_buf_addf(&out->opts, ",%s,%s", sn->routes[k].destination,
                                     sn->routes[k].nexthop);

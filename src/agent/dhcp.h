@@ -14,7 +14,9 @@
  *   opts   dhcp-optsfile: per subnet (tag subnet-<id>) the router, DNS
  *          servers and classless static routes (options 121 and 249,
  *          with the default route added, since clients that take 121
- *          ignore option 3).
+ *          ignore option 3); on a subnet without a router
+ *          ("isolated_metadata") also 169.254.169.254/32 via the DHCP
+ *          port, whose namespace runs the metadata proxy.
  *   pid    dnsmasq's pidfile.
  *
  * dnsmasq daemonises itself after binding, and reports a startup failure

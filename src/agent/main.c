@@ -263,6 +263,7 @@ struct agent {
     struct cfg *cfg;
     char *host, *instances_path, *secret;
     char host_id[MODEL_ID_MAX]; /* our host's id in the controller, from registration */
+    struct mdp *mdp;            /* the metadata proxies of our namespaces */
     char vtep[64];              /* this host's address for VXLAN, "" if unknown */
     struct net_state *net;
     struct volumes *vol;
@@ -1088,9 +1089,12 @@ int main(int argc, char **argv)
             goto fail;
     }
     {
+        a.mdp = mdp_new(cfg_str(a.cfg, "DEFAULT", "controller"), MDP_PORT);
         struct reconcile_opts ropts = {
             .net = a.net,
             .vol = a.vol,
+            .metadata = a.mdp,
+            .no_seed = st_streq(cfg_str(a.cfg, "libvirt", "seed"), "none"),
             .instances_path = a.instances_path,
             .virt_type = a.virt_type,
             .vnc_listen = cfg_str(a.cfg, "libvirt", "vnc_listen"),
@@ -1160,6 +1164,7 @@ out:
     mx_registry_free(a.mx.reg);
     json_decref(a.mx.faults_seen);
     reconcile_free(a.rec);
+    mdp_free(a.mdp);
     net_free(a.net);
     consoles_free(a.consoles);
     vol_free(a.vol);

@@ -236,7 +236,7 @@ static int parse_nic(json_t *o, struct model_nic *n, struct st_err *err)
     return 0;
 }
 
-static int parse_server(json_t *o, struct model_server *s, struct st_err *err)
+int model_server_parse(json_t *o, struct model_server *s, struct st_err *err)
 {
     const char *power;
     json_t *v;
@@ -375,7 +375,7 @@ static int parse_server(json_t *o, struct model_server *s, struct st_err *err)
     return 0;
 }
 
-static void server_release(struct model_server *s)
+void model_server_release(struct model_server *s)
 {
     json_decref(s->flavor.extra_specs);
     json_decref(s->old_flavor.extra_specs);
@@ -701,6 +701,10 @@ static int parse_subnet(json_t *o, struct model_subnet *sn, struct st_err *err)
     if (v && !json_is_boolean(v))
         return bad(err, "enable_dhcp", "not a boolean");
     sn->enable_dhcp = !v || json_is_true(v);
+    v = json_object_get(o, "isolated_metadata");
+    if (v && !json_is_boolean(v))
+        return bad(err, "isolated_metadata", "not a boolean");
+    sn->isolated_metadata = json_is_true(v);
     if (get_array(o, "dns_nameservers", MODEL_MAX_DNS, &arr, err) < 0)
         return -1;
     json_array_foreach(arr, i, v)
@@ -1569,7 +1573,7 @@ struct model_desired *model_desired_parse(json_t *doc, struct st_err *err)
         {
             /* Counted before parsing so that a half-parsed one is freed. */
             d->nservers++;
-            if (parse_server(o, &d->servers[i], err) < 0)
+            if (model_server_parse(o, &d->servers[i], err) < 0)
                 goto fail;
         }
     }
@@ -1584,6 +1588,15 @@ struct model_desired *model_desired_parse(json_t *doc, struct st_err *err)
     }
     if (parse_net_lists(doc, d, err) < 0 || parse_vol_lists(doc, d, err) < 0)
         goto fail;
+    /* The metadata proxy's signing key (docs/agent-protocol.md, "Metadata"). */
+    o = json_object_get(doc, "metadata");
+    if (o && !json_is_null(o) &&
+        (!json_is_object(o) || copy_str(o, "shared_secret", false, d->metadata_secret,
+                                        sizeof(d->metadata_secret), err) < 0)) {
+        if (!st_err_is_set(err))
+            bad(err, "metadata", "not an object");
+        goto fail;
+    }
     return d;
 fail:
     model_desired_free(d);
@@ -1595,7 +1608,7 @@ void model_desired_free(struct model_desired *d)
     if (!d)
         return;
     for (size_t i = 0; i < d->nservers; i++)
-        server_release(&d->servers[i]);
+        model_server_release(&d->servers[i]);
     free(d->servers);
     free(d->tasks);
     for (size_t i = 0; i < d->nnetworks; i++)

@@ -274,6 +274,7 @@ struct model_subnet {
     int prefixlen;
     char gateway_ip[MODEL_ADDR_MAX]; /* "" when none */
     bool enable_dhcp;
+    bool isolated_metadata;       /* no router on it: DHCP routes 169.254.169.254 */
     char dns[MODEL_MAX_DNS][MODEL_ADDR_MAX];
     int ndns;
     struct model_route routes[MODEL_MAX_ROUTES];
@@ -429,6 +430,8 @@ struct model_desired {
     bool has_backups;             /* "backups" was sent: those not listed go */
     char (*backups)[MODEL_ID_MAX];
     size_t nbackups;
+    char metadata_secret[128];    /* "metadata": {"shared_secret"}: the key the
+                                     metadata proxy signs with; "" = none */
 };
 
 /* Parses and checks a desired-state document.  Returns a new model (free
@@ -436,6 +439,12 @@ struct model_desired {
  * field. */
 struct model_desired *model_desired_parse(json_t *doc, struct st_err *err);
 void model_desired_free(struct model_desired *d);
+/* Parses one SERVER document into '*s' (zeroed by the caller); release
+ * with model_server_release() whether it succeeded or not.  The metadata
+ * service (src/api/metadata.c) builds its model this way too. */
+int model_server_parse(json_t *o, struct model_server *s, struct st_err *err)
+    __attribute__((warn_unused_result));
+void model_server_release(struct model_server *s);
 /* The server with 'id', or NULL. */
 const struct model_server *model_find_server(const struct model_desired *d, const char *id);
 /* The value of an image property or flavor extra spec, or NULL. */

@@ -51,6 +51,11 @@ const struct cfg_opt agent_opts[] = {
      "Address the VNC servers of the guests listen on. none: no listener at all; the "
      "remote consoles (noVNC) reach them through libvirt (virDomainOpenGraphicsFD) in the "
      "agent's console relay only."},
+    {"libvirt", "seed", CFG_STR, "auto", 0, 0,
+     "What a server without a config drive gets to configure itself from: auto (a NoCloud "
+     "seed, a CD-ROM labelled cidata) or none (no seed disk: the guest asks the metadata "
+     "service at 169.254.169.254). A server created with config_drive=true always gets its "
+     "config drive."},
     {"libvirt", "mem_stats_period_seconds", CFG_INT, "10", 0, 3600,
      "Seconds between the memory balloon's statistics updates. 0: off."},
     {"metrics", "listen", CFG_STR, "", 0, 0,
@@ -111,6 +116,12 @@ struct cfg *agent_config(const char *config_file, const struct agent_flags *flag
     if (!st_streq(vt, "auto") && !st_streq(vt, "kvm") && !st_streq(vt, "qemu")) {
         st_err_set(err, ST_ERR_BAD_REQUEST,
                    "invalid [libvirt] virt_type '%s': expected auto, kvm or qemu", vt);
+        goto fail;
+    }
+    vt = cfg_str(cfg, "libvirt", "seed");
+    if (!st_streq(vt, "auto") && !st_streq(vt, "none")) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "invalid [libvirt] seed '%s': expected auto or none",
+                   vt);
         goto fail;
     }
     if (log_level_parse(cfg_str(cfg, "DEFAULT", "log_level"), &lvl) < 0) {

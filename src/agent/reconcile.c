@@ -538,6 +538,13 @@ static int power_off_clean(struct ctx *c, enum pending why, const char *task_id,
     return 0;
 }
 
+/* Whether server 's' gets a seed disk: always for a config drive, else
+ * unless [libvirt] seed = none (the guest asks the metadata service). */
+static bool has_seed(const struct reconciler *r, const struct model_server *s)
+{
+    return s->config_drive || !r->opts.no_seed;
+}
+
 /* Root disk at the desired generation (and the seed that belongs to it). */
 static int step_root_disk(struct ctx *c, struct st_err *err)
 {
@@ -582,7 +589,8 @@ static int step_root_disk(struct ctx *c, struct st_err *err)
         goto out;
     c->step = "seed";
     t0 = st_mono_ns();
-    if (seed_build(s, instance_path(c->inst, instance_seed_file(s->config_drive)), err) < 0)
+    if (has_seed(c->r, s) &&
+        seed_build(s, instance_path(c->inst, instance_seed_file(s->config_drive)), err) < 0)
         goto out;
     c->sv->bt.seed += st_mono_ns() - t0;
     c->step = "disk";
@@ -630,7 +638,10 @@ static int step_other_disks(struct ctx *c, const struct model_flavor *f, struct 
     {
         const char *seed = instance_path(c->inst, instance_seed_file(c->s->config_drive));
         t0 = st_mono_ns();
-        if (!file_exists(seed)) {
+        if (!has_seed(c->r, c->s)) {
+            if (unlink_ok(seed, err) < 0)
+                goto out;
+        } else if (!file_exists(seed)) {
             c->sv->bt.built = true;
             if (seed_build(c->s, seed, err) < 0)
                 goto out;
@@ -824,7 +835,8 @@ static int step_domain(struct ctx *c, struct st_err *err)
         paths.disk_local = instance_path(c->inst, INSTANCE_DISK_LOCAL);
     if (f->swap_mb > 0)
         paths.disk_swap = instance_path(c->inst, INSTANCE_DISK_SWAP);
-    paths.seed = instance_path(c->inst, instance_seed_file(s->config_drive));
+    paths.seed = has_seed(c->r, s) ? instance_path(c->inst, instance_seed_file(s->config_drive))
+                                   : NULL;
     paths.console_log = instance_path(c->inst, INSTANCE_CONSOLE_LOG);
     paths.console_socket = instance_path(c->inst, INSTANCE_CONSOLE_SOCK);
     paths.kernel = c->kernel.len ? c->kernel.buf : NULL;
@@ -1683,6 +1695,10 @@ json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64
     if (r->opts.net) {
         const char *const *what;
         size_t nwhat;
+        /* A proxy's socket keeps its namespace (and the veths in it) alive:
+         * those of namespaces about to go stop first. */
+        if (r->opts.metadata && mdp_sync(r->opts.metadata, d, &err) < 0)
+            st_err_clear(&err); /* reported after the network pass */
         if (net_reconcile(r->opts.net, d, netrep, &err) < 0) {
             if (log_rl_allow(&r->rl))
                 log_errorx(MOD, "networking: %s", err.msg);
@@ -1690,6 +1706,13 @@ json_t *reconcile_run(struct reconciler *r, const struct model_desired *d, int64
             next = st_mono_ns() + BACKOFF_MIN_S * NS_PER_S;
         }
         log_net_faults(r, netrep);
+        /* The metadata proxies of the namespaces just made (and none for
+         * those just removed). */
+        if (r->opts.metadata && mdp_sync(r->opts.metadata, d, &err) < 0) {
+            if (log_rl_allow(&r->rl))
+                log_errorx(MOD, "metadata proxy: %s", err.msg);
+            st_err_clear(&err);
+        }
         nwhat = net_unmarked_new(r->opts.net, &what);
         for (size_t i = 0; i < nwhat; i++)
             log_warnx(MOD,

@@ -47,6 +47,7 @@
 #include "agent/net.h"
 #include <stdint.h>
 
+#include "agent/metadata_proxy.h"
 #include "agent/model.h"
 #include "agent/virt.h"
 #include "common/err.h"
@@ -60,6 +61,8 @@ struct reconcile_opts {
     int64_t base_unused_seconds; /* grace period of unused cached images */
     struct net_state *net;       /* the network driver (borrowed), or NULL */
     struct volumes *vol;         /* the volume driver (borrowed), or NULL (volume.h) */
+    struct mdp *metadata;        /* the metadata proxies (borrowed), or NULL */
+    bool no_seed;                /* [libvirt] seed = none: a seed only for a config drive */
 };
 
 /* How the reconciler reaches the controller (client.c in the agent; fakes

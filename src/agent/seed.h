@@ -12,12 +12,10 @@
  *   - network_data.json: DNS servers in the top-level "services" list and in
  *     each network's "services" (as Nova writes both);
  *   - meta-data: instance-id, local-hostname, public-keys.
- * Text generators are pure; seed_write_iso() builds an ISO 9660 image with
- * Rock Ridge and Joliet through libisofs, written to a temporary file and
- * renamed into place.
- *
- * Golden tests: tests/data/seed/<case>.json -> <case>.{meta-data,
- * network-config,meta_data.json,network_data.json}.
+ * The texts come from the renderer the metadata service shares
+ * (metadata/render.h, where the cloud-init details are); seed_write_iso()
+ * builds an ISO 9660 image with Rock Ridge and Joliet through libisofs,
+ * written to a temporary file and renamed into place.
  */
 #ifndef ST_AGENT_SEED_H
 #define ST_AGENT_SEED_H
@@ -28,19 +26,6 @@
 #include "agent/model.h"
 #include "common/buf.h"
 #include "common/err.h"
-
-/* NoCloud "meta-data" (YAML). */
-int seed_nocloud_meta_data(const struct model_server *s, struct st_buf *out,
-                           struct st_err *err) __attribute__((warn_unused_result));
-/* NoCloud "network-config" (version 2 YAML); empty when the server has no NIC. */
-int seed_nocloud_network_config(const struct model_server *s, struct st_buf *out,
-                                struct st_err *err) __attribute__((warn_unused_result));
-/* Config drive "meta_data.json". */
-int seed_configdrive_meta_data(const struct model_server *s, struct st_buf *out,
-                               struct st_err *err) __attribute__((warn_unused_result));
-/* Config drive "network_data.json". */
-int seed_configdrive_network_data(const struct model_server *s, struct st_buf *out,
-                                  struct st_err *err) __attribute__((warn_unused_result));
 
 struct seed_file {
     const char *path;  /* inside the image, e.g. "openstack/latest/user_data" */

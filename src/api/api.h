@@ -53,6 +53,7 @@ struct app {
     const char *public_url; /* configured base URL, or NULL: from Host */
     size_t max_body;        /* bytes */
     struct api_metrics *metrics; /* request counters (api/metrics.h), or NULL */
+    const char *metadata_secret; /* metadata proxies' key (api/metadata.h), or NULL */
 };
 
 #define ROUTE_MAX_PARAMS 6

@@ -72,6 +72,10 @@ static int hosts_desired(struct api_req *req, struct api_resp *resp, struct st_e
     doc = host_desired(req->db, req->host_name, err);
     if (!doc)
         return -1;
+    /* The metadata proxy's key, over this authenticated channel. */
+    if (req->app->metadata_secret)
+        json_object_set_new(doc, "metadata",
+                            json_pack("{s:s}", "shared_secret", req->app->metadata_secret));
     api_reply(resp, 200, doc);
     return 0;
 }

@@ -102,6 +102,10 @@ const struct cfg_opt controller_opts[] = {
     {"console", "novnc_dir", CFG_STR, "/usr/share/novnc", 0, 0,
      "Directory of the noVNC web client served under /console/novnc/ (Debian's novnc "
      "package)."},
+    {"metadata", "shared_secret", CFG_STR, "", 0, 0,
+     "Key the agents' metadata proxies sign guests' requests with (HMAC-SHA256), handed to "
+     "each agent in its desired state. Empty: the one in DATA_DIR/metadata_secret, which "
+     "bootstrap (or stratusd) makes when it is absent."},
     {"identity", "password_hash_cost", CFG_INT, "0", 0, 11,
      "yescrypt cost of password hashes (higher is slower). 0: libxcrypt's default (5)."},
 };

@@ -9,6 +9,7 @@
 #include "api/image.h"
 #include "api/internal.h"
 #include "api/keypairs.h"
+#include "api/metadata.h"
 #include "api/network.h"
 #include "api/servers.h"
 #include "api/router.h"
@@ -30,4 +31,5 @@ void api_register_routes(struct router *r)
     router_add(r, volume_routes, volume_routes_count);
     router_add(r, console_routes, console_routes_count);
     router_add(r, aggregate_routes, aggregate_routes_count);
+    router_add(r, metadata_routes, metadata_routes_count);
 }

@@ -178,6 +178,16 @@ static json_t *parse_or(const char *text, json_t *dflt)
     return j;
 }
 
+/* The columns server_doc() reads, in its order. */
+#define SERVER_DOC_SELECT                                                                          \
+    "SELECT s.id, s.name, s.hostname, s.project_id, s.user_id,"                                    \
+    " s.availability_zone, s.launch_index, s.image, s.flavor, s.desired_power,"                    \
+    " s.delete_requested, s.disk_generation, s.config_drive, s.user_data,"                         \
+    " s.key_name, s.key_data, s.rescue_image, s.resize_state, s.old_flavor,"                       \
+    " s.vm_state, s.created_at, p.name, u.name, s.power_generation FROM servers s"                 \
+    " LEFT JOIN projects p ON p.id = s.project_id"                                                 \
+    " LEFT JOIN users u ON u.id = s.user_id"
+
 static json_t *server_doc(struct store_conn *c, struct store_stmt *s, struct st_err *err)
 {
     /* Columns: see the query in host_desired(). */
@@ -274,6 +284,23 @@ fail:
     return NULL;
 }
 
+json_t *host_server_doc(struct store_conn *c, const char *server_id, struct st_err *err)
+{
+    struct store_stmt *s = store_query(c, err, SERVER_DOC_SELECT " WHERE s.id = ?",
+                                       STORE_ARGS(P(server_id)));
+    json_t *doc = NULL;
+    int rc;
+    if (!s)
+        return NULL;
+    rc = store_next(s, err);
+    if (rc > 0)
+        doc = server_doc(c, s, err);
+    else if (rc == 0)
+        st_err_set(err, ST_ERR_NOT_FOUND, "server '%s' not found", server_id);
+    store_done(s);
+    return doc;
+}
+
 json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err)
 {
     struct store_stmt *s;
@@ -288,15 +315,7 @@ json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err)
     rev = revision_get(c, name, err);
     if (rev < 0)
         goto fail;
-    s = store_query(c, err,
-                    "SELECT s.id, s.name, s.hostname, s.project_id, s.user_id,"
-                    " s.availability_zone, s.launch_index, s.image, s.flavor, s.desired_power,"
-                    " s.delete_requested, s.disk_generation, s.config_drive, s.user_data,"
-                    " s.key_name, s.key_data, s.rescue_image, s.resize_state, s.old_flavor,"
-                    " s.vm_state, s.created_at, p.name, u.name, s.power_generation FROM servers s"
-                    " LEFT JOIN projects p ON p.id = s.project_id"
-                    " LEFT JOIN users u ON u.id = s.user_id"
-                    " WHERE s.host = ? ORDER BY s.created_at, s.id",
+    s = store_query(c, err, SERVER_DOC_SELECT " WHERE s.host = ? ORDER BY s.created_at, s.id",
                     STORE_ARGS(P(name)));
     if (!s)
         goto fail;

@@ -40,6 +40,10 @@ json_t *host_register(struct store_conn *c, const struct compute_conf *conf, con
 
 /* The desired state document of a host (new reference). */
 json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err);
+/* The SERVER document of server 'server_id' as the desired state gives it
+ * (for the metadata service, which renders it as the agent's seed does);
+ * NOT_FOUND when there is none.  Returns a new reference. */
+json_t *host_server_doc(struct store_conn *c, const char *server_id, struct st_err *err);
 /* Applies a report; returns the reply body.  Pending console-log results
  * wake their waiters. */
 json_t *host_report(struct store_conn *c, const struct compute_conf *conf, const char *name,

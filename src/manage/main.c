@@ -20,6 +20,7 @@
 #include "identity/token.h"
 #include "store/copy.h"
 #include "store/store.h"
+#include "api/metadata.h"
 #include "common/banned.h"
 
 struct ctx {
@@ -336,6 +337,16 @@ static int cmd_bootstrap(struct ctx *ctx, struct st_err *err)
         goto out;
     if (write_client_files(ctx, url, password, region, err) < 0)
         goto out;
+    {
+        /* DATA_DIR/metadata_secret, made when absent (api/metadata.h). */
+        struct st_buf secret = ST_BUF_INIT;
+        int r = metadata_secret_load(ctx->cfg, &secret, err);
+        if (secret.len)
+            explicit_bzero(secret.buf, secret.len);
+        st_buf_release(&secret);
+        if (r < 0)
+            goto out;
+    }
     printf("bootstrapped: user admin, project admin, domain Default, region %s\n"
            "catalog at %s; credentials in %s/openrc and %s/clouds.yaml (cloud 'stratus')\n",
            region, url, ctx->data_dir, ctx->data_dir);

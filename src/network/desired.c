@@ -98,10 +98,15 @@ static json_t *dhcp_doc(struct store_conn *c, const char *network, struct st_err
         return rc < 0 ? NULL : json_null();
     if (!(fixed = leg_ips(c, port, err)))
         goto fail;
+    /* isolated_metadata: no router interface on the subnet, so DHCP routes
+     * 169.254.169.254 to the DHCP port, whose namespace answers it (Neutron's
+     * enable_isolated_metadata). */
     s = store_query(c, err,
                     "SELECT id, cidr, ip_version, gateway_ip, enable_dhcp, dns_nameservers,"
-                    " host_routes, allocation_pools FROM subnets WHERE network_id = ? ORDER BY"
-                    " id",
+                    " host_routes, allocation_pools, NOT EXISTS (SELECT 1 FROM router_ports rp"
+                    " JOIN ip_allocations ra ON ra.port_id = rp.port_id WHERE rp.port_type ="
+                    " 'network:router_interface' AND ra.subnet_id = subnets.id) FROM subnets"
+                    " WHERE network_id = ? ORDER BY id",
                     STORE_ARGS(P(network)));
     if (!s)
         goto fail;
@@ -116,6 +121,7 @@ static json_t *dhcp_doc(struct store_conn *c, const char *network, struct st_err
         json_object_set_new(o, "dns_nameservers", net_json_col(s, 5, json_array()));
         json_object_set_new(o, "host_routes", net_json_col(s, 6, json_array()));
         json_object_set_new(o, "allocation_pools", net_json_col(s, 7, json_array()));
+        json_object_set_new(o, "isolated_metadata", json_boolean(store_int(s, 8)));
         json_array_append_new(subnets, o);
     }
     store_done(s);

@@ -641,6 +641,15 @@ static const char m011_aggregates[] =
     " PRIMARY KEY (aggregate_id, key));"
     /* The uptime line a host's agent last reported (os-hypervisors). */
     "ALTER TABLE hosts ADD COLUMN uptime TEXT;";
+/* The password a guest posts to the metadata service
+ * (/openstack/latest/password, Nova's os-server-password): set once, read
+ * back by the guest and by GET /servers/{id}/os-server-password; it goes with
+ * its server. */
+static const char m010_server_passwords[] =
+    "CREATE TABLE server_passwords ("
+    " server_id TEXT PRIMARY KEY REFERENCES servers(id) ON DELETE CASCADE,"
+    " password TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL);";
 
 const struct store_migration store_migrations[] = {
     {1, "identity", m001_identity},
@@ -652,6 +661,7 @@ const struct store_migration store_migrations[] = {
     {7, "server stats", m007_server_stats},
     {8, "volumes", m008_volumes},
     {9, "consoles", m009_consoles},
+    {10, "server passwords", m010_server_passwords},
     {11, "aggregates", m011_aggregates},
 };
 

@@ -123,6 +123,7 @@ static const struct CMUnitTest tests[] = {
     DO_TEST(10, "basic"),
     DO_TEST(11, "routes-dns"),
     DO_TEST(12, "dual-stack"),
+    DO_TEST(13, "isolated-metadata"),
 };
 
 static const struct tu_known_bug known_bugs[] = {};

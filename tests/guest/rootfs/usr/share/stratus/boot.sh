@@ -2,7 +2,8 @@
 # Boot script of the stratus test guest (busybox sh), run once by /init.
 #
 # Loads the drivers, finds the seed (NoCloud "cidata" or OpenStack config
-# drive "config-2"), mounts the data disk, configures hostname, keys and
+# drive "config-2"; without either, once the network is up, the metadata
+# service at 169.254.169.254), mounts the data disk, configures hostname, keys and
 # network, runs a "#!" user-data script and prints the summary line:
 #   stratus-guest: hostname=.. instance-id=.. ip=.. userdata=.. seed=.. disk=..
 #
@@ -294,19 +295,23 @@ flatten() {
 	esac
 }
 
-if [ -n "$META" ]; then
-	flatten "$META" >"$STATE/meta.flat" || say "warning: ${META##*/} could not be parsed fully"
-	awk -v keys="$KEYS" -f "$LIB/meta.awk" "$STATE/meta.flat" >"$STATE/meta.vals"
-	while read -r k v; do
-		case "$k" in
-		iid) IID=$v ;;
-		host) HOST=$v ;;
-		sshkey) SSHKEY=$v ;;
-		esac
-	done <"$STATE/meta.vals"
-elif [ "$SEED" != none ]; then
-	say "warning: the seed has no meta-data"
-fi
+# parse_meta: instance id, hostname and keys from $META
+parse_meta() {
+	if [ -n "$META" ]; then
+		flatten "$META" >"$STATE/meta.flat" || say "warning: ${META##*/} could not be parsed fully"
+		awk -v keys="$KEYS" -f "$LIB/meta.awk" "$STATE/meta.flat" >"$STATE/meta.vals"
+		while read -r k v; do
+			case "$k" in
+			iid) IID=$v ;;
+			host) HOST=$v ;;
+			sshkey) SSHKEY=$v ;;
+			esac
+		done <"$STATE/meta.vals"
+	elif [ "$SEED" != none ]; then
+		say "warning: the seed has no meta-data"
+	fi
+}
+parse_meta
 if [ -n "$NETCFG" ]; then
 	flatten "$NETCFG" >"$STATE/net.flat" || say "warning: ${NETCFG##*/} could not be parsed fully"
 	awk -v mode="$NETMODE" -f "$LIB/plan.awk" "$STATE/net.flat" >"$PLAN"
@@ -314,17 +319,21 @@ fi
 
 # ---------------------------------------------------- hostname, keys
 
-[ -n "$HOST" ] || HOST=localhost
-[ -n "$IID" ] || IID=none
-hostname "$HOST"
-echo "$HOST" >/etc/hostname
-printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$HOST" >/etc/hosts
-if [ -s "$KEYS" ]; then
-	mkdir -p /root/.ssh
-	chmod 0700 /root/.ssh
-	cp "$KEYS" /root/.ssh/authorized_keys
-	chmod 0600 /root/.ssh/authorized_keys
-fi
+# apply_identity: hostname and keys
+apply_identity() {
+	[ -n "$HOST" ] || HOST=localhost
+	[ -n "$IID" ] || IID=none
+	hostname "$HOST"
+	echo "$HOST" >/etc/hostname
+	printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$HOST" >/etc/hosts
+	if [ -s "$KEYS" ]; then
+		mkdir -p /root/.ssh
+		chmod 0700 /root/.ssh
+		cp "$KEYS" /root/.ssh/authorized_keys
+		chmod 0600 /root/.ssh/authorized_keys
+	fi
+}
+apply_identity
 
 # --------------------------------------------------------------------- disk
 dbg "disk"
@@ -487,7 +496,7 @@ while read -r kind a b c d; do
 	[ "$kind" = dhcp ] || continue
 	if_of "$a" || continue
 	(
-		udhcpc -i "$IFN" -n -q -t 5 -T 1 -s "$LIB/udhcpc.script" >"$STATE/udhcpc.$IFN.log" 2>&1 ||
+		udhcpc -i "$IFN" -n -q -t 5 -T 1 -O staticroutes -s "$LIB/udhcpc.script" >"$STATE/udhcpc.$IFN.log" 2>&1 ||
 			say "warning: no DHCP lease on $IFN"
 	) &
 	dhcp_pids="$dhcp_pids $!"
@@ -503,6 +512,40 @@ while read -r _id ifn; do
 		break
 	fi
 done <"$IFMAP"
+
+# ----------------------------------------------------------- metadata service
+# No seed disk: ask the metadata service, as cloud-init's OpenStack
+# datasource does (the network is up by now). What it returns is parsed
+# like a config drive's files, never evaluated.
+MDURL=http://169.254.169.254/openstack/latest
+if [ "$SEED" = none ] && [ "$IP" != none ]; then
+	dbg "metadata"
+	mkdir -p "$STATE/md"
+	tries=0
+	while [ "$tries" -lt 10 ]; do
+		if timeout 10 wget -q -O "$STATE/md/meta_data.json" "$MDURL/meta_data.json" 2>/dev/null; then
+			SEED=metadata
+			break
+		fi
+		tries=$((tries + 1))
+		sleep 1
+	done
+	if [ "$SEED" = metadata ]; then
+		say "seed metadata from ${MDURL%/openstack/latest}"
+		META=$STATE/md/meta_data.json
+		# 404 when the server has no user data
+		if timeout 10 wget -q -O "$STATE/md/user_data" "$MDURL/user_data" 2>/dev/null; then
+			USERDATA_FILE=$STATE/md/user_data
+		fi
+		SEED=configdrive # the files are the config drive's: JSON
+		parse_meta
+		SEED=metadata
+		apply_identity
+	else
+		say "warning: no seed and no metadata service"
+		rm -f "$STATE/md/meta_data.json"
+	fi
+fi
 
 # ---------------------------------------------------------------- user-data
 dbg "user-data"
