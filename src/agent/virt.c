@@ -25,6 +25,7 @@ struct virt {
     char *uri;
     virConnectPtr conn;
     int cb_id; /* lifecycle callback id on 'conn', -1 if none */
+    int cb_dev; /* device-removed callback id (a detached volume's unplug), -1 if none */
     virt_event_fn on_event;
     void *opaque;
     pthread_t thread;
@@ -77,6 +78,20 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
     return 0;
 }
 
+/* A guest released a hot-unplugged disk: the pass that waits for it to
+ * report the volume detached should run now, not at the next report
+ * interval. */
+static void on_device_removed(virConnectPtr conn, virDomainPtr dom, const char *alias,
+                              void *opaque)
+{
+    struct virt *v = opaque;
+    (void) conn;
+    (void) dom;
+    (void) alias;
+    if (v->on_event)
+        v->on_event(v->opaque);
+}
+
 static void *event_loop(void *opaque)
 {
     struct virt *v = opaque;
@@ -99,6 +114,9 @@ static void disconnect(struct virt *v)
     if (v->cb_id >= 0)
         (void) virConnectDomainEventDeregisterAny(v->conn, v->cb_id);
     v->cb_id = -1;
+    if (v->cb_dev >= 0)
+        (void) virConnectDomainEventDeregisterAny(v->conn, v->cb_dev);
+    v->cb_dev = -1;
     virConnectClose(v->conn);
     v->conn = NULL;
 }
@@ -123,6 +141,15 @@ static int connect_now(struct virt *v, struct st_err *err)
         disconnect(v);
         return -1;
     }
+    v->cb_dev = virConnectDomainEventRegisterAny(v->conn, NULL,
+                                                 VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+                                                 VIR_DOMAIN_EVENT_CALLBACK(on_device_removed), v,
+                                                 NULL);
+    if (v->cb_dev < 0) {
+        lv_err(err, "registering for device-removed events", NULL);
+        disconnect(v);
+        return -1;
+    }
     return 0;
 }
 
@@ -137,6 +164,7 @@ struct virt *virt_open(const char *uri, virt_event_fn on_event, void *opaque, st
     v = st_xcalloc(1, sizeof(*v));
     v->uri = st_xstrdup(uri);
     v->cb_id = -1;
+    v->cb_dev = -1;
     v->on_event = on_event;
     v->opaque = opaque;
     if (connect_now(v, err) < 0) {
@@ -630,6 +658,7 @@ struct virt *virt_open_secondary(const char *uri, struct st_err *err)
     v = st_xcalloc(1, sizeof(*v));
     v->uri = st_xstrdup(uri);
     v->cb_id = -1;
+    v->cb_dev = -1;
     if (connect_now(v, err) < 0) {
         virt_close(v);
         return NULL;
