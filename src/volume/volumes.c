@@ -185,14 +185,26 @@ static json_t *attachments_of(struct store_conn *c, const char *volume_id, struc
     if (!s)
         return NULL;
     arr = json_array();
-    while ((rc = store_next(s, err)) > 0)
+    while ((rc = store_next(s, err)) > 0) {
+        /* Cinder names the device as Nova's mountpoint: /dev/vdb. */
+        const char *dev = store_text(s, 3);
+        json_t *jdev;
+        if (!dev)
+            jdev = json_null();
+        else if (dev[0] == '/')
+            jdev = json_string(dev);
+        else {
+            char *full = st_xasprintf("/dev/%s", dev);
+            jdev = json_string(full);
+            free(full);
+        }
         json_array_append_new(
             arr, json_pack("{s:o, s:s, s:o, s:o, s:s, s:o, s:s}", "server_id",
                            st_json_str_or_null(store_text(s, 1)), "attachment_id",
                            store_text(s, 0), "attached_at", vol_time(store_int(s, 4)),
                            "host_name", st_json_str_or_null(store_text(s, 2)), "volume_id",
-                           volume_id, "device", st_json_str_or_null(store_text(s, 3)), "id",
-                           volume_id));
+                           volume_id, "device", jdev, "id", volume_id));
+    }
     store_done(s);
     if (rc < 0) {
         json_decref(arr);

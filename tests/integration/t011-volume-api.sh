@@ -303,7 +303,7 @@ AID=$(echo "$ATT" | jq -r .attachment_id)
 report "{\"servers\": [{\"id\": \"$SRV\", \"state\": \"running\", \"power_state\": 1, \"disk_generation\": 1,
     \"volumes\": [{\"attachment_id\": \"$AID\", \"state\": \"attached\"}]}]}"
 check_eq "the server's report makes it in-use" in-use "$(vstatus vol1)"
-check_eq "volume show says where it is attached" "$SRV vdb" \
+check_eq "volume show says where it is attached (Cinder: /dev/vdb)" "$SRV /dev/vdb" \
     "$(os volume show vol1 -f json 2>&1 | jq -r '.attachments[0] | "\(.server_id) \(.device)"')"
 check_eq "server show lists it in volumes_attached" "$VOL" \
     "$(os server show srv1 -f json 2>&1 | jq -r '.volumes_attached[0].id')"

@@ -201,7 +201,7 @@ diag "attach: in-use after $(((t1 - t0) / 1000000)) ms, visible in the guest aft
 check_eq "volume show: attached to vm1" "$(os server show vm1 -f value -c id)" \
     "$(os volume show v1 -f json 2>&1 | jq -r '.attachments[0].server_id')"
 out=$(os volume list -c Name -c "Attached to" 2>&1)
-# Cinder says /dev/vdb (the mountpoint Nova gives); stratus says vdb.
+# Cinder says /dev/vdb (the mountpoint Nova gives).
 check_match "volume list: v1 attached to vm1" "v1 +\\| Attached to vm1 on (/dev/)?vd[a-z]" "$out"
 out=$(os "${NOVA[@]}" server show vm1 -f json 2>&1 | jq -r '.volumes_attached | tostring')
 check_match "server show vm1 lists v1 in volumes_attached" "$V1" "$out"
