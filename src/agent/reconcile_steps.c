@@ -25,6 +25,8 @@
 
 /* ------------------------------------------------------------ helpers */
 
+/* Notes cached image 'name' as in use this pass: reconcile_cleanup_cache()
+ * keeps it. */
 static void use_base(struct reconciler *r, const char *name)
 {
     if (!name || !name[0])
