@@ -331,7 +331,7 @@ static void disk(struct dw *d, const char *device, const char *path, const char 
 }
 
 /* The <disk> of an attached volume.  The portal is "ADDR:PORT" or
- * "[V6ADDR]:PORT" (checked in model.c). */
+ * "[V6ADDR]:PORT" (checked in model_volume.c). */
 static int volume_disk(struct dw *d, const struct domain_volume *v, const char *cache,
                        const char *dev, struct st_err *err)
 {

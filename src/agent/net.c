@@ -1,4 +1,7 @@
-/* net.c - the network driver's reconciler (see net.h). */
+/* net.c - the network driver's reconciler (see net.h): options, conntrack
+ * zones, the host id, nft rulesets, ownership marks, links, networks,
+ * ports, routers and the pass.  Removing leftovers is in net_gc.c; what the
+ * two share is in net_internal.h. */
 #include "agent/net.h"
 
 #include <arpa/inet.h>
@@ -16,84 +19,13 @@
 
 #include "agent/dhcp.h"
 #include "agent/netlink.h"
+#include "agent/net_internal.h"
 #include "agent/netns.h"
 #include "agent/nft.h"
 #include "common/json.h"
 #include "common/spawn.h"
 #include "common/util.h"
 #include "common/banned.h"
-
-/* Ownership (net.h).  The alias of every link the driver makes, and of the
- * loopback of every namespace it makes, is OWNER_PREFIX + the host id.
- * LEGACY_ALIAS is what agents wrote before ownership: it names no host. */
-#define OWNER_PREFIX "stratus host "
-#define LEGACY_ALIAS "stratus"
-#define MAX_MAPPINGS 64
-#define ZONE_MAX 65535
-
-struct mapping {
-    char physnet[64];
-    char iface[NL_IFNAME_MAX];
-};
-
-struct zone {
-    char net_id[MODEL_ID_MAX];
-    uint16_t zone;
-};
-
-/* An unmarked leftover seen by a pass ("link brqX", "namespace qdhcp-Y"),
- * kept while it is there so that it is reported once. */
-struct note {
-    char what[96];
-    bool seen;
-};
-
-/* What the agent applied in a namespace ("" is the host). */
-struct applied {
-    char key[MODEL_NETNS_MAX];
-    struct nft_state *nft;
-    bool seen;
-};
-
-struct net_state {
-    char *state_dir;
-    char *local_ip;
-    char *dnsmasq;
-    struct mapping maps[MAX_MAPPINGS];
-    size_t nmaps;
-    struct zone *zones;
-    size_t nzones;
-    struct applied *applied;
-    size_t napplied;
-    char host_id[MODEL_ID_MAX]; /* the host's id: what we make carries it; "" until set */
-    bool br_nf_checked;
-    struct net_stats stats;
-    char alias[NET_OWNER_ALIAS_MAX]; /* OWNER_PREFIX + host_id */
-    struct note *notes;
-    size_t nnotes;
-    const char **fresh; /* what of 'notes' the last pass saw first */
-    size_t nfresh;
-};
-
-/* One pass. */
-/* The host namespace's links, from one dump, sorted by name: a pass that
- * looked up each port's tap and bridge with its own RTM_GETLINK spent
- * 40 ms of kernel time at 1,000 ports (rtnl_fill_ifinfo), against 3 ms
- * for everything else.  Loaded at the first lookup; links the pass makes
- * after that are not in it, which its users allow for (see below). */
-struct link_cache {
-    struct nl_link *v;
-    size_t n;
-    bool loaded;
-};
-
-struct pass {
-    struct net_state *ns;
-    const struct model_desired *d;
-    struct nl_sock *host;
-    bool *net_ok;            /* per network of d */
-    struct link_cache links;
-};
 
 /* ---- options ---- */
 
@@ -146,7 +78,7 @@ static int parse_mappings(struct net_state *ns, const char *spec, struct st_err 
     return 0;
 }
 
-static const char *mapped_iface(const struct net_state *ns, const char *physnet)
+const char *net_mapped_iface(const struct net_state *ns, const char *physnet)
 {
     for (size_t i = 0; i < ns->nmaps; i++)
         if (!strcmp(ns->maps[i].physnet, physnet))
@@ -399,7 +331,7 @@ static int claim_link(struct pass *p, struct nl_sock *s, const struct nl_link *l
 
 /* claim_link() for the tap of a port of this host's servers.  libvirt makes
  * it, a tun device, unmarked: the driver marks it, so that another agent
- * leaves it alone, but never removes it (remove_leftovers() takes only
+ * leaves it alone, but never removes it (net_remove_leftovers() takes only
  * bridges, VXLAN devices, VLAN devices and veths).  Anything else under a
  * port's tap name (a veth standing in for a guest, as in the tests) is used
  * but not marked, so that it is never taken for one of the driver's veths. */
@@ -414,7 +346,7 @@ static int claim_port_tap(struct pass *p, const struct nl_link *tap, struct st_e
 /* The owner of the namespace 's' is in: the alias of its loopback (a
  * namespace has no attribute of its own, and this one lives and dies with
  * it).  'alias' gets it ("" when none). */
-static int ns_alias(struct nl_sock *s, char *alias, size_t n, struct st_err *err)
+int net_ns_alias(struct nl_sock *s, char *alias, size_t n, struct st_err *err)
 {
     struct nl_link lo;
     int rc = nl_link_get(s, "lo", &lo, err);
@@ -426,11 +358,11 @@ static int ns_alias(struct nl_sock *s, char *alias, size_t n, struct st_err *err
 
 /* claim_link() for namespace 'nsname' ('s'), before anything in it
  * changes: a namespace of ours just made has no mark yet and is marked. */
-static int claim_ns(struct pass *p, struct nl_sock *s, const char *nsname, struct st_err *err)
+int net_claim_ns(struct pass *p, struct nl_sock *s, const char *nsname, struct st_err *err)
 {
     char alias[sizeof(((struct nl_link *) 0)->alias)];
     struct nl_link_change c = NL_LINK_CHANGE_INIT;
-    if (ns_alias(s, alias, sizeof(alias), err) < 0)
+    if (net_ns_alias(s, alias, sizeof(alias), err) < 0)
         return -1;
     switch (net_owner_of(alias, p->ns->alias)) {
     case NET_OWNER_MINE:
@@ -448,7 +380,7 @@ static int claim_ns(struct pass *p, struct nl_sock *s, const char *nsname, struc
 }
 
 /* Records that the pass left the unmarked leftover 'what' alone. */
-static void note_unmarked(struct net_state *ns, const char *kind, const char *name)
+void net_note_unmarked(struct net_state *ns, const char *kind, const char *name)
 {
     char what[sizeof(ns->notes[0].what)];
     if (st_snprintf(what, sizeof(what), "%s '%s'", kind, name) < 0)
@@ -670,7 +602,7 @@ static int uplink_of(struct pass *p, const struct model_network *n, char name[NL
         return 0;
     case MODEL_NET_FLAT:
     case MODEL_NET_VLAN:
-        iface = mapped_iface(p->ns, n->physical_network);
+        iface = net_mapped_iface(p->ns, n->physical_network);
         if (!iface) {
             st_err_set(err, ST_ERR_BAD_REQUEST,
                        "physical network '%s' has no interface mapping on this host",
@@ -763,7 +695,7 @@ static int ensure_dhcp(struct pass *p, const struct model_network *n, int bridge
     s = nl_open(n->dhcp_ns, err);
     if (!s)
         return -1;
-    if (claim_ns(p, s, n->dhcp_ns, err) < 0 || lo_up(s, err) < 0 ||
+    if (net_claim_ns(p, s, n->dhcp_ns, err) < 0 || lo_up(s, err) < 0 ||
         prune_links(s, keep, 1, p->ns, err) < 0 ||
         ensure_veth(p, n->dhcp_ns, s, dh->tap, dh->ns_if, dh->mac, n->mtu, bridge_idx, err) < 0 ||
         sync_addrs(s, dh->ns_if, want, (size_t) fixed_addrs(dh->ips, dh->nips, want), err) < 0)
@@ -930,13 +862,13 @@ static int link_cmp(const void *a, const void *b)
     return strcmp(((const struct nl_link *) a)->name, ((const struct nl_link *) b)->name);
 }
 
-static void links_forget(struct link_cache *lc)
+void net_links_forget(struct link_cache *lc)
 {
     free(lc->v);
     *lc = (struct link_cache){0};
 }
 
-static int links_load(struct pass *p, struct st_err *err)
+int net_links_load(struct pass *p, struct st_err *err)
 {
     struct link_cache *lc = &p->links;
     size_t alloc = 0;
@@ -966,7 +898,7 @@ static int cached_link(struct pass *p, const char *name, struct nl_link *out, st
 {
     struct nl_link key;
     const struct nl_link *l;
-    if (links_load(p, err) < 0)
+    if (net_links_load(p, err) < 0)
         return -1;
     if (st_snprintf(key.name, sizeof(key.name), "%s", name) < 0)
         return 0; /* longer than any link name */
@@ -1112,7 +1044,7 @@ static int ensure_router(struct pass *p, const struct model_router *r, struct st
     if (netns_add(r->netns, err) < 0)
         goto out;
     s = nl_open(r->netns, err);
-    if (!s || claim_ns(p, s, r->netns, err) < 0 || lo_up(s, err) < 0 ||
+    if (!s || net_claim_ns(p, s, r->netns, err) < 0 || lo_up(s, err) < 0 ||
         netns_sysctl_set(r->netns, "net.ipv4.ip_forward", "1", err) < 0)
         goto out;
     ST_IGNORE(netns_sysctl_set(r->netns, "net.ipv6.conf.all.forwarding", "1", NULL));
@@ -1158,170 +1090,6 @@ out:
     free(keep);
     free(fips);
     free(routes);
-    return rc;
-}
-
-/* ---- leftovers ---- */
-
-static bool desired_dhcp_ns(const struct model_desired *d, const char *name)
-{
-    for (size_t i = 0; i < d->nnetworks; i++)
-        if (d->networks[i].dhcp && !strcmp(d->networks[i].dhcp_ns, name))
-            return true;
-    return false;
-}
-
-static bool desired_router_ns(const struct model_desired *d, const char *name)
-{
-    for (size_t i = 0; i < d->nrouters; i++)
-        if (!strcmp(d->routers[i].netns, name))
-            return true;
-    return false;
-}
-
-static bool desired_link(const struct net_state *ns, const struct model_desired *d,
-                         const struct nl_link *l)
-{
-    for (size_t i = 0; d && i < d->nnetworks; i++) {
-        const struct model_network *n = &d->networks[i];
-        if (!strcmp(n->bridge, l->name) || (n->vxlan[0] && !strcmp(n->vxlan, l->name)) ||
-            (n->dhcp && !strcmp(n->dhcp->tap, l->name)))
-            return true;
-        if (n->type == MODEL_NET_VLAN) {
-            const char *iface = mapped_iface(ns, n->physical_network);
-            char name[NL_IFNAME_MAX];
-            if (iface && st_snprintf(name, sizeof(name), "%s.%lld", iface,
-                                     (long long) n->segmentation_id) >= 0 &&
-                !strcmp(name, l->name))
-                return true;
-        }
-    }
-    for (size_t i = 0; d && i < d->nrouters; i++) {
-        const struct model_router *r = &d->routers[i];
-        if (r->has_gateway && !strcmp(r->gateway.tap, l->name))
-            return true;
-        for (size_t j = 0; j < r->ninterfaces; j++)
-            if (!strcmp(r->interfaces[j].tap, l->name))
-                return true;
-    }
-    return false;
-}
-
-/* True for the links that look like this driver's: bridges brq*, vxlan-*
- * devices, and VLAN uplinks and veth taps with a stratus alias.  Whose they
- * are is for net_owner_of() to say. */
-static bool our_kind_of_link(const struct nl_link *l)
-{
-    if (l->kind == NL_KIND_BRIDGE && !strncmp(l->name, "brq", 3))
-        return true;
-    if (l->kind == NL_KIND_VXLAN && !strncmp(l->name, "vxlan-", 6))
-        return true;
-    if ((l->kind == NL_KIND_VLAN || l->kind == NL_KIND_VETH) &&
-        !strncmp(l->alias, LEGACY_ALIAS, strlen(LEGACY_ALIAS)))
-        return true;
-    return false;
-}
-
-/* Whose namespace 'name' is (see claim_ns()).  One that cannot be entered
- * counts as unmarked (a file left by an interrupted creation), or, when it
- * went meanwhile (its owner removed it), as another's. */
-static enum net_owner ns_owner(struct pass *p, const char *name)
-{
-    struct st_err e = ST_ERR_INIT;
-    char alias[sizeof(((struct nl_link *) 0)->alias)] = "";
-    struct nl_sock *s = nl_open(name, &e);
-    if (!s && !netns_exists(name))
-        return NET_OWNER_OTHER;
-    if (!s || ns_alias(s, alias, sizeof(alias), &e) < 0)
-        alias[0] = '\0';
-    nl_close(s);
-    return net_owner_of(alias, p->ns->alias);
-}
-
-/* Removes the namespaces named 'prefix'* that are ours and not in 'd'
- * (NULL: all of ours), with their dnsmasq ('dhcp'). */
-static int remove_namespaces(struct pass *p, const struct model_desired *d, const char *prefix,
-                             bool dhcp, struct st_err *err)
-{
-    char **names = NULL;
-    size_t n = 0;
-    int rc = 0;
-    if (netns_list(prefix, &names, &n, err) < 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        const char *id = names[i] + strlen(prefix);
-        if (d && (dhcp ? desired_dhcp_ns(d, names[i]) : desired_router_ns(d, names[i])))
-            continue;
-        switch (ns_owner(p, names[i])) {
-        case NET_OWNER_MINE:
-            break;
-        case NET_OWNER_UNMARKED:
-            note_unmarked(p->ns, "namespace", names[i]);
-            continue;
-        case NET_OWNER_OTHER:
-            continue;
-        }
-        if ((dhcp && st_is_uuid(id) && dhcp_stop(p->ns->state_dir, id, err) < 0) ||
-            netns_del(names[i], err) < 0)
-            rc = -1;
-        else
-            p->ns->stats.removed++;
-    }
-    netns_list_free(names, n);
-    return rc;
-}
-
-/* Removes what is ours and not in 'd' (NULL: everything ours).  What
- * another host marked is not looked at; what nobody marked is left alone
- * and noted.  Keeps going after a failure and reports the first. */
-static int remove_leftovers(struct pass *p, const struct model_desired *d, struct st_err *err)
-{
-    char **ids = NULL;
-    size_t nids = 0;
-    int removed = p->ns->stats.removed, rc = 0;
-
-    if (remove_namespaces(p, d, "qdhcp-", true, err) < 0)
-        rc = -1;
-    if (remove_namespaces(p, d, "qrouter-", false, err) < 0)
-        rc = -1;
-    /* A namespace that went took its veths' host ends with it. */
-    if (p->ns->stats.removed != removed)
-        links_forget(&p->links);
-    /* dnsmasq directories without a namespace (or after a crash): they are
-     * under our own state directory, so ours. */
-    if (dhcp_list(p->ns->state_dir, &ids, &nids, err) < 0)
-        return -1;
-    for (size_t i = 0; i < nids; i++) {
-        const struct model_network *net = d ? model_find_network(d, ids[i]) : NULL;
-        if (net && net->dhcp)
-            continue;
-        if (dhcp_stop(p->ns->state_dir, ids[i], err) < 0)
-            rc = -1;
-    }
-    dhcp_list_free(ids, nids);
-
-    /* Links made since the cache was loaded (router legs) are desired, so
-     * not missing them here loses nothing. */
-    if (links_load(p, err) < 0)
-        return -1;
-    for (size_t i = 0; i < p->links.n; i++) {
-        const struct nl_link *l = &p->links.v[i];
-        if (!our_kind_of_link(l) || desired_link(p->ns, d, l))
-            continue;
-        switch (net_owner_of(l->alias, p->ns->alias)) {
-        case NET_OWNER_MINE:
-            break;
-        case NET_OWNER_UNMARKED:
-            note_unmarked(p->ns, "link", l->name);
-            continue;
-        case NET_OWNER_OTHER:
-            continue;
-        }
-        if (nl_link_del_owned(p->host, l->name, p->ns->alias, err) < 0)
-            rc = -1;
-        else
-            p->ns->stats.removed++;
-    }
     return rc;
 }
 
@@ -1411,7 +1179,7 @@ int net_reconcile(struct net_state *ns, const struct model_desired *d, json_t *r
     rc = nft_sync(&p, NULL, nft_host_ruleset(ns->host_id, d, zones, err), t0, err);
     st_err_clear(&e);
     nnotes = ns->nnotes;
-    if (remove_leftovers(&p, d, &e) < 0 && rc == 0) {
+    if (net_remove_leftovers(&p, d, &e) < 0 && rc == 0) {
         /* A leftover that cannot go is retried next pass; say it once. */
         if (err && !st_err_is_set(err))
             *err = e;
@@ -1423,7 +1191,7 @@ out:
     json_object_set_new(report, "networks", nets);
     json_object_set_new(report, "ports", ports);
     json_object_set_new(report, "routers", routers);
-    links_forget(&p.links);
+    net_links_forget(&p.links);
     nl_close(p.host);
     free(zones);
     free(p.net_ok);
@@ -1452,7 +1220,7 @@ int net_port_status(struct net_state *ns, const struct model_desired *d, json_t 
     if (p.host) {
         for (size_t i = 0; i < d->nports; i++)
             json_array_append_new(ports, port_status(&p, &d->ports[i]));
-        links_forget(&p.links);
+        net_links_forget(&p.links);
         nl_close(p.host);
     }
     json_object_set_new(report, "ports", ports);
@@ -1477,9 +1245,9 @@ int net_teardown_all(struct net_state *ns, struct st_err *err)
     if (!p.host)
         return -1;
     first = ns->nnotes;
-    rc = remove_leftovers(&p, NULL, err);
+    rc = net_remove_leftovers(&p, NULL, err);
     notes_settle(ns, first);
-    links_forget(&p.links);
+    net_links_forget(&p.links);
     nl_close(p.host);
     /* Only the tables of this host (none if it never learnt its id). */
     if (ns->host_id[0] && nft_host_teardown(ns->host_id, NULL, rc == 0 ? err : NULL) < 0)

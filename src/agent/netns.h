@@ -23,7 +23,7 @@
  * the spawn module (cmd_set_netns): the child enters it before execve.
  *
  * Names are checked here only for being a plain file name; the id-derived
- * patterns are the callers' business (model.c derives them).
+ * patterns are the callers' business (model_net.c derives them).
  */
 #ifndef ST_AGENT_NETNS_H
 #define ST_AGENT_NETNS_H

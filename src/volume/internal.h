@@ -107,4 +107,11 @@ int vol_task_done(struct store_conn *c, const char *host, const char *task_id, c
                   json_t *args, bool ok, json_t *result, const char *error, struct st_err *err)
     __attribute__((warn_unused_result));
 
+/* volumes.c: the type 'ref' (an id or a name; NULL, "" and "default" mean
+ * "file") into 'id', the backend it names (extra spec volume_backend_name,
+ * else the type's name) into 'backend', and into '*iscsi' (unless NULL)
+ * whether its spec iscsi is true.  NOT_FOUND when there is no such type. */
+int vol_type_resolve(struct store_conn *c, const char *ref, char id[37], char backend[64],
+                     bool *iscsi, struct st_err *err) __attribute__((warn_unused_result));
+
 #endif

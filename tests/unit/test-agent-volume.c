@@ -1,5 +1,5 @@
 /* test-agent-volume.c - the agent's block storage (src/agent/volume.c,
- * iscsi.c, the volume parts of model.c and domain.c): golden argv of
+ * iscsi.c, model_volume.c and the volume parts of domain.c): golden argv of
  * qemu-img, lvm and tgtadm (cmd_set_dry_run; lvm can only be proven this
  * way here: the development kernel has no device-mapper), the parsers of
  * `tgtadm --op show` and `lvs`, the desired state's volume members and

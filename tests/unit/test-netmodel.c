@@ -1,4 +1,4 @@
-/* test-netmodel.c - the networking lists of the desired state in model.c
+/* test-netmodel.c - the networking lists of the desired state in model_net.c
  * (docs/agent-protocol.md, "Networking in the desired state"): a good
  * document parses into canonical values and id-derived names; hostile
  * ones are refused whole, naming the field. */
