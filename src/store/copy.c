@@ -137,6 +137,18 @@ static int copy_rows(struct store_conn *src, struct store_conn *dst, const struc
     return rc < 0 ? -1 : 0;
 }
 
+/* Tables the migrations fill (src/store/migrations.c m008: the volume type
+ * 'file' and its backend spec), children first. */
+static const char *const seeded[] = {"volume_type_specs", "volume_types"};
+
+static bool is_seeded(const char *table)
+{
+    for (size_t i = 0; i < sizeof(seeded) / sizeof(seeded[0]); i++)
+        if (strcmp(table, seeded[i]) == 0)
+            return true;
+    return false;
+}
+
 /* The source's tables, in creation order, with their columns. */
 static int list_tables(struct store_conn *c, struct table **out, int *n, struct st_err *err)
 {
@@ -216,10 +228,14 @@ int store_copy(struct store *from, struct store *to, store_copy_fn report, void 
     if (store_begin_read(src, err) < 0 || list_tables(src, &tables, &ntables, err) < 0 ||
         store_begin(dst, err) < 0)
         goto out;
-    /* Refuse to merge into a cloud that already has data. */
+    /* Refuse to merge into a cloud that already has data.  The rows the
+     * migrations themselves seed (the default volume type) are no data: the
+     * source has them too, and they are replaced by its copy. */
     for (int i = 0; i < ntables; i++) {
         int64_t any = 0;
         char sql[128];
+        if (is_seeded(tables[i].name))
+            continue;
         snprintf(sql, sizeof(sql), "SELECT 1 FROM \"%s\" LIMIT 1", tables[i].name);
         if (store_get_int(dst, err, &any, sql, STORE_NOARGS) < 0)
             goto out;
@@ -230,6 +246,12 @@ int store_copy(struct store *from, struct store *to, store_copy_fn report, void 
                        tables[i].name);
             goto out;
         }
+    }
+    for (size_t i = 0; i < sizeof(seeded) / sizeof(seeded[0]); i++) {
+        char sql[128];
+        snprintf(sql, sizeof(sql), "DELETE FROM \"%s\"", seeded[i]);
+        if (store_exec(dst, err, sql, STORE_NOARGS) < 0)
+            goto out;
     }
     for (int i = 0; i < ntables; i++)
         if (copy_rows(src, dst, &tables[i], err) < 0) {
