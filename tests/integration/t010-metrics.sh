@@ -3,7 +3,7 @@
 # format, read with prometheus_client's own parser), Nova's server
 # diagnostics and os-hypervisors/statistics with the figures of a real guest.
 . "$(dirname "$0")/lib.sh"
-plan 69
+plan 70
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
 PY=/usr/bin/python3
@@ -75,6 +75,10 @@ check "server create --wait vm1" \
     os "${NOVA[@]}" server create --image testguest --flavor tiny --nic none --wait vm1
 id=$(os server show vm1 -f value -c id)
 check "openstack server show vm1" os server show vm1
+# ACTIVE comes before the guest has read its root disk (it boots from its
+# kernel and initrd, and mounts vda only later): wait for its "ready".
+check_match "vm1 boots to ready (it has read its disk)" 'stratus-guest: ready' \
+    "$(wait_console vm1 'stratus-guest: ready')"
 check "the agent reports figures for vm1" wait_for_stats
 
 check "stratusd scrape with the guest" scrape "$M" c3
