@@ -1,0 +1,297 @@
+#!/bin/bash
+# t021 - migration and evacuation end to end (issue 11 item 4): Debian's
+# openstack CLI against stratusd and three hosts simulated on this machine
+# (scripts/sim-hosts: each a namespace with its own libvirtd and agent), one
+# test guest on a VXLAN tenant network behind a router (on the first host,
+# with the DHCP server) with a floating IP reached from an "outside"
+# namespace through the first host's uplink.
+#
+# The guest starts on the second host (not the router's).  Its user-data
+# writes a marker to its root disk on the first boot (T021-MARK-WRITTEN),
+# prints it on later boots (T021-MARK-SEEN), counts its boots on that disk
+# (T021-BOOTS N), serves HTTP on ports 8000 (the security group lets it in)
+# and 8001 (it does not), and prints a tick every second with the marker
+# read back from the disk after dropping the page cache (T021-TICK N MARK).
+#
+#   - server migrate --wait (cold): VERIFY_RESIZE on another host, the source
+#     keeps its stopped copy; server migrate confirm: the guest boots there
+#     from the copied disk (its marker, its second boot), same IP (DHCP) and
+#     MAC, the source's copy removed;
+#   - server resize (to a bigger flavor) goes to yet another host; server
+#     resize revert: back on the first host, with its disk from before the
+#     resize (third boot, not fourth), the other host's copy removed;
+#   - server migrate --live-migration --block-migration while the outside
+#     pings the floating IP: at most a few pings lost, the guest not rebooted
+#     (its ticks go on, reading its marker from the copied disk), same IP and
+#     MAC, the floating IP answers, port 8000 answers and 8001 stays blocked;
+#   - server evacuate is refused while the host is up; the host crashes (its
+#     agent killed, its domains destroyed), compute service set --down,
+#     server evacuate: ACTIVE on another host, rebuilt from the image (a
+#     fresh disk), the floating IP answers; the crashed host's agent comes
+#     back: it never starts its old copy and removes it;
+#   - server migration list and os-migrations show the four migrations with
+#     their types, statuses and hosts; nothing is left on any host.
+. "$(dirname "$0")/lib.sh"
+plan 64
+
+[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
+UL=198.18.21
+H1=t021-1 H2=t021-2 H3=t021-3
+EXTNS=stx-t021-$$
+trap 'ip netns del "$EXTNS" 2>/dev/null; st_cleanup' EXIT
+ext() { ip netns exec "$EXTNS" "$@"; }
+idx() { echo "${1##*-}"; } # t021-2 -> 2
+vsh() { # HOST virsh-args...: virsh on that simulated host's own libvirtd
+    local i
+    i=$(idx "$1")
+    shift
+    virsh -q -c "qemu+unix:///system?socket=$ST_SIM_STATE/$i/run/libvirt/libvirt-sock" "$@"
+}
+doms_on() { vsh "$1" list --all --name 2>/dev/null | grep . | tr '\n' ' ' | sed 's/ $//'; }
+running_on() { vsh "$1" list --name 2>/dev/null | grep . | tr '\n' ' ' | sed 's/ $//'; }
+# wait_doms HOST EXPECTED [SECONDS]: until HOST's libvirtd has exactly the
+# domains EXPECTED (names, space-separated; "" for none); prints them.
+wait_doms() {
+    local got=
+    for _ in $(seq $((${3:-30} * 4))); do
+        got=$(doms_on "$1")
+        [ "$got" = "$2" ] && break
+        sleep 0.25
+    done
+    echo "$got"
+}
+# Server fields at once (one CLI call): status, host, task state, flavor.
+vm_show() { os "${NOVA[@]}" server show vm -f json 2>/dev/null; }
+vm_field() { jq -r --arg k "$1" '.[$k] | if type == "object" then (.original_name // .name // tostring) else tostring end' <<<"$VM"; }
+host_now() { os server show vm -f value -c OS-EXT-SRV-ATTR:host 2>/dev/null; }
+fip_answers() {
+    for _ in $(seq 40); do ext ping -c 1 -W 1 "$FIP" >/dev/null 2>&1 && return 0; sleep 0.5; done
+    return 1
+}
+http_open() { [ "$(ext curl -s --max-time 3 "http://$FIP:8000/")" = "t021 open" ]; }
+http_blocked() { ! ext curl -s --max-time 3 -o /dev/null "http://$FIP:8001/"; }
+# console_has REGEX [SECONDS]: the guest's console log (from its current host).
+console_has() { wait_console vm "$1" "${2:-120}" >/dev/null; }
+console_now() { os console log show vm 2>/dev/null | tr -d '\r'; }
+
+# ---- three hosts, a network behind a router, the outside --------------------
+if sim_underlay t021 $UL; then ok "the underlay bridge is made"; else not_ok "the underlay bridge is made"; fi
+start_stratusd || { not_ok "stratusd starts"; done_testing; }
+check "libvirtd runs" start_libvirt
+os compute service set --disable "$(hostname)" nova-compute >/dev/null 2>&1
+printf '[network]\nphysical_interface_mappings = physnet1:ext0\n' >"$ST_TMP/agent-extra.conf"
+started=$(sim_hosts_start 3 --agent-conf "$ST_TMP/agent-extra.conf" 2>&1)
+check_eq "three simulated hosts start and register" "$H1 $UL.11 $H2 $UL.12 $H3 $UL.13" "$(echo $started)"
+[ "$(echo $started)" = "$H1 $UL.11 $H2 $UL.12 $H3 $UL.13" ] ||
+    { echo "Bail out! the simulated hosts did not start: $started"; exit 1; }
+ip netns add "$EXTNS"
+ip link add t021x type veth peer name ext0 netns stsim-t021-1
+ip link set t021x netns "$EXTNS"
+ip -n stsim-t021-1 link set ext0 up
+ext ip link set lo up
+ext ip addr add 203.0.113.254/24 dev t021x
+ext ip link set t021x up
+check "upload the test guest" upload_guest
+
+check "a VXLAN network and subnet, a router with an external gateway (flat, physnet1)" sh -c "
+    $OPENSTACK network create --provider-network-type vxlan net >/dev/null &&
+    $OPENSTACK subnet create --network net --subnet-range 10.21.0.0/24 sub >/dev/null &&
+    $OPENSTACK router create r >/dev/null && $OPENSTACK router add subnet r sub &&
+    $OPENSTACK network create --external --provider-network-type flat \
+        --provider-physical-network physnet1 ext >/dev/null &&
+    $OPENSTACK subnet create --network ext --subnet-range 203.0.113.0/24 --no-dhcp \
+        --gateway 203.0.113.254 --allocation-pool start=203.0.113.10,end=203.0.113.50 extsub >/dev/null &&
+    $OPENSTACK router set --external-gateway ext r &&
+    $OPENSTACK security group rule create --protocol icmp --ingress default >/dev/null &&
+    $OPENSTACK security group rule create --protocol tcp --dst-port 8000 --ingress default >/dev/null &&
+    $OPENSTACK port create --network net --fixed-ip subnet=sub,ip-address=10.21.0.11 pvm >/dev/null"
+MAC=$(os port show pvm -f value -c mac_address)
+PORT=$(os port show pvm -f value -c id)
+
+MARK=t021-$RANDOM$RANDOM
+cat >"$ST_TMP/ud" <<EOF
+#!/bin/sh
+m=/mnt/disk
+if [ -f \$m/t021-mark ]; then
+    echo "T021-MARK-SEEN \$(cat \$m/t021-mark)"
+else
+    echo $MARK >\$m/t021-mark
+    echo "T021-MARK-WRITTEN $MARK"
+fi
+echo boot >>\$m/t021-boots
+sync
+echo "T021-BOOTS \$(grep -c . \$m/t021-boots)"
+mkdir -p /www
+echo "t021 open" >/www/index.html
+httpd -p 8000 -h /www
+httpd -p 8001 -h /www
+( n=0
+  while :; do
+    n=\$((n + 1))
+    echo 3 >/proc/sys/vm/drop_caches
+    echo "T021-TICK \$n \$(cat \$m/t021-mark 2>/dev/null)"
+    sleep 1
+  done ) </dev/null >/dev/console 2>&1 &
+exit 0
+EOF
+check "server create vm on the second host (not the router's)" os "${NOVA[@]}" server create \
+    --image testguest --flavor tiny --nic port-id="$PORT" --user-data "$ST_TMP/ud" \
+    --availability-zone nova:$H2 vm
+check "vm is ACTIVE" wait_status vm ACTIVE
+ID=$(os server show vm -f value -c id)
+DOM=instance-$ID
+check "it wrote its marker on its disk and booted once" console_has "T021-BOOTS 1" 180
+log=$(console_now)
+check_match "... with its address from DHCP across the tunnel" "T021-MARK-WRITTEN $MARK" \
+    "$(grep -o "T021-MARK-WRITTEN $MARK" <<<"$log") $(grep -o 'ip=10.21.0.11/24' <<<"$log")"
+FIP=$(os floating ip create ext -f value -c floating_ip_address)
+check "server add floating ip" os server add floating ip vm "$FIP"
+check "the floating IP answers (the guest is not on the router's host)" fip_answers
+check "port 8000 (allowed by the security group) answers through the floating IP" http_open
+check "port 8001 (not allowed) does not" http_blocked
+
+# ---- cold migration, confirmed ------------------------------------------------
+t0=$SECONDS
+check "server migrate --wait (cold)" os "${NOVA[@]}" server migrate --wait vm
+VM=$(vm_show)
+D1=$(vm_field OS-EXT-SRV-ATTR:host)
+diag "cold migration $H2 -> $D1: VERIFY_RESIZE after $((SECONDS - t0)) s"
+check_eq "VERIFY_RESIZE on another host" "VERIFY_RESIZE yes" \
+    "$(vm_field status) $([ "$D1" != "$H2" ] && [ -n "$D1" ] && [ "$D1" != null ] && echo yes)"
+check_eq "the source keeps its copy, stopped, until confirmed" "$DOM shut off" \
+    "$(doms_on $H2) $(vsh $H2 domstate "$DOM" 2>&1)"
+check "server migrate confirm" os server migrate confirm vm
+check "ACTIVE again" wait_status vm ACTIVE 60
+check "the guest booted on the new host from the copied disk (its marker, second boot)" \
+    console_has "T021-BOOTS 2" 180
+log=$(console_now)
+check_match "... same address by DHCP" "T021-MARK-SEEN $MARK.*ip=10.21.0.11/24" "$(echo $log)"
+check_match "its domain on the new host has the port's MAC" "$MAC" "$(vsh "$D1" domiflist "$DOM" 2>&1)"
+check_eq "the source's copy is removed once confirmed" "" "$(wait_doms $H2 "")"
+check_eq "the port is bound to the new host" "$D1" "$(os port show pvm -f value -c binding_host_id)"
+
+# ---- resize to another host, reverted -----------------------------------------
+check "server resize --flavor small --wait" os "${NOVA[@]}" server resize --flavor small --wait vm
+VM=$(vm_show)
+D2=$(vm_field OS-EXT-SRV-ATTR:host)
+check_eq "VERIFY_RESIZE with the new flavor on another host" "VERIFY_RESIZE small yes" \
+    "$(vm_field status) $(vm_field flavor | grep -o small) $([ "$D2" != "$D1" ] && [ -n "$D2" ] && [ "$D2" != null ] && echo yes)"
+check_match "its domain there has the new flavor's memory (256 MiB)" "Max memory: +262144 KiB" \
+    "$(vsh "$D2" dominfo "$DOM" 2>&1)"
+check "the resized guest boots there (third boot)" console_has "T021-BOOTS 3" 180
+check "server resize revert" os server resize revert vm
+check "ACTIVE again" wait_status vm ACTIVE 120
+VM=$(vm_show)
+check_eq "back on the first host with the old flavor" "$D1 tiny" \
+    "$(vm_field OS-EXT-SRV-ATTR:host) $(vm_field flavor | grep -o tiny)"
+check "the guest boots from its disk of before the resize (third boot again)" \
+    console_has "T021-BOOTS 3" 180
+check_fail "... not from the resized one (no fourth boot)" grep -q "T021-BOOTS 4" <<<"$(console_now)"
+check_eq "the resize host's copy is removed" "" "$(wait_doms "$D2" "")"
+check_match "the domain on the first host has the old memory (128 MiB)" "Max memory: +131072 KiB" \
+    "$(vsh "$D1" dominfo "$DOM" 2>&1)"
+
+# ---- live migration while the outside pings the floating IP ------------------
+# The destination: a host other than the router's (so that its crash below
+# leaves the network host alone).
+if [ "$D1" = "$H3" ]; then T=$H2; else T=$H3; fi
+check "the floating IP answers before" fip_answers
+ticks_before=$(console_now | grep -o 'T021-TICK [0-9]*' | tail -n 1 | awk '{print $2}')
+ext ping -i 0.2 -W 1 "$FIP" >"$ST_TMP/ping-live" 2>&1 &
+PINGER=$!
+ST_PIDS+=("$PINGER")
+sleep 1
+t0=$SECONDS
+check "server migrate --live-migration --block-migration --host $T --wait" \
+    os "${NOVA[@]}" server migrate --live-migration --block-migration --host "$T" --wait vm
+took=$((SECONDS - t0))
+# The window closes once the guest has answered for two seconds again.
+for _ in $(seq 60); do
+    [ "$(tail -n 10 "$ST_TMP/ping-live" | grep -c 'bytes from')" -ge 10 ] && break
+    sleep 0.5
+done
+kill -INT "$PINGER" 2>/dev/null
+wait "$PINGER" 2>/dev/null
+read -r sent got < <(awk '/packets transmitted/ {print $1, $4}' "$ST_TMP/ping-live")
+diag "live migration $D1 -> $T: $took s; pings every 0.2 s: ${sent:-?} sent, ${got:-?} answered"
+check_eq "at most a few pings lost (<= 10)" yes \
+    "$([ -n "${sent:-}" ] && [ $((sent - got)) -le 10 ] && [ "$got" -gt 0 ] && echo yes)"
+VM=$(vm_show)
+check_eq "ACTIVE on the chosen host" "ACTIVE $T" "$(vm_field status) $(vm_field OS-EXT-SRV-ATTR:host)"
+check_eq "the domain runs on the destination only (gone from the source)" "$DOM|" \
+    "$(running_on "$T")|$(wait_doms "$D1" "")"
+check_match "with the port's MAC" "$MAC" "$(vsh "$T" domiflist "$DOM" 2>&1)"
+check_eq "same fixed IP, port bound to the destination" "10.21.0.11 $T" \
+    "$(os port show pvm -f json | jq -r '(.fixed_ips | if type == "string" then . else .[0].ip_address end | tostring | capture("(?<ip>10\\.21\\.0\\.[0-9]+)").ip) + " " + .binding_host_id')"
+check "the floating IP answers after" fip_answers
+check "port 8000 still answers" http_open
+check "port 8001 is still blocked (the security group followed)" http_blocked
+ticks=
+for _ in $(seq 20); do
+    ticks=$(console_now | grep -o "T021-TICK [0-9]* $MARK" | tail -n 1 | awk '{print $2}')
+    [ -n "$ticks" ] && [ -n "$ticks_before" ] && [ "$ticks" -gt "$ticks_before" ] && break
+    sleep 1
+done
+diag "ticks: $ticks_before before, $ticks after"
+check_eq "not rebooted: its ticks go on, reading its marker from the copied disk" yes \
+    "$([ -n "$ticks" ] && [ -n "$ticks_before" ] && [ "$ticks" -gt "$ticks_before" ] && echo yes)"
+check_fail "... and no new boot on the destination's console" grep -q "T021-BOOTS 4" <<<"$(console_now)"
+
+# ---- evacuation of a crashed host ---------------------------------------------
+out=$(os "${NOVA[@]}" server evacuate vm 2>&1)
+check_match "server evacuate is refused while the host is up" "409|still in use" "$out"
+sim kill-agent "$(idx "$T")"
+vsh "$T" destroy "$DOM" >/dev/null 2>&1
+check_eq "the host crashed: its agent is dead, its domain stopped (still defined)" "$DOM shut off" \
+    "$(doms_on "$T") $(vsh "$T" domstate "$DOM" 2>&1)"
+check "compute service set --down" os "${NOVA[@]}" compute service set --down "$T" nova-compute
+check "server evacuate" os "${NOVA[@]}" server evacuate vm
+for _ in $(seq 120); do
+    VM=$(vm_show)
+    [ "$(vm_field OS-EXT-SRV-ATTR:host)" != "$T" ] && [ "$(vm_field status)" = ACTIVE ] && break
+    sleep 0.5
+done
+E=$(vm_field OS-EXT-SRV-ATTR:host)
+check_eq "ACTIVE on another host" "ACTIVE yes" "$(vm_field status) $([ "$E" != "$T" ] && [ -n "$E" ] && [ "$E" != null ] && echo yes)"
+check "rebuilt there from the image (a fresh disk: marker written anew, first boot)" \
+    console_has "T021-BOOTS 1" 180
+check_match "... with its address" "T021-MARK-WRITTEN $MARK.*ip=10.21.0.11/24" "$(echo $(console_now))"
+check "the floating IP answers" fip_answers
+sim start-agent "$(idx "$T")"
+left=x started=no
+for _ in $(seq 160); do
+    [ -n "$(running_on "$T")" ] && started=yes
+    left=$(doms_on "$T")
+    [ -z "$left" ] && break
+    sleep 0.25
+done
+check_eq "the crashed host's agent back: its old copy never started, and removed" "no ''" \
+    "$started '$left'"
+check_eq "the guest still runs on the evacuation host" "$DOM ACTIVE" \
+    "$(running_on "$E") $(os server show vm -f value -c status)"
+check "compute service set --up" os "${NOVA[@]}" compute service set --up "$T" nova-compute
+
+# ---- the records ---------------------------------------------------------------
+check_eq "server migration list: the four migrations, types and statuses" \
+    "evacuation done|live-migration completed|migration confirmed|resize reverted" \
+    "$(os "${NOVA[@]}" server migration list --server vm -f value -c Type -c Status 2>&1 | sort | paste -sd'|')"
+ST_TOKEN=$(os token issue -f value -c id)
+out=$(http GET "/compute/v2.1/os-migrations?instance_uuid=$ID" -H 'OpenStack-API-Version: compute 2.80' |
+    cut -d' ' -f2- | jq -r '.migrations | sort_by(.id) | map("\(.migration_type):\(.source_compute)>\(.dest_compute)") | join(" ")' 2>&1)
+check_eq "os-migrations: their hosts in order" \
+    "migration:$H2>$D1 resize:$D1>$D2 live-migration:$D1>$T evacuation:$T>$E" "$out"
+
+# ---- nothing left ---------------------------------------------------------------
+check "server delete --wait" os server delete --wait vm
+left=
+for h in $H1 $H2 $H3; do
+    left+="$(wait_doms "$h" "")$(ls "$ST_SIM_STATE/$(idx "$h")/instances" 2>/dev/null | grep -v '^[_.]' | tr '\n' ' ')"
+done
+check_eq "no domain or instance directory is left on any host" "" "$left"
+check "the migration files are gone from the controller" \
+    sh -c "[ -z \"\$(ls -A '$ST_DATA/migrations' 2>/dev/null)\" ]"
+
+sim stop >/dev/null 2>&1
+ST_SIM_STATE=
+stop_stratusd
+done_testing
