@@ -833,6 +833,12 @@ static int run(struct agent *a, bool once)
         }
         if (atomic_load(&stopping))
             break;
+        if (!desired) {
+            /* Woken (a libvirt event) before the first desired state
+             * arrived: nothing to reconcile against yet; ask again. */
+            drain_wake();
+            continue;
+        }
 
         /* Events during the pass wake the next one. */
         drain_wake();

@@ -1,4 +1,5 @@
 #!/bin/bash
+# test-lane: api  (no guests, namespaces or libvirt: runs beside the others, scripts/run-tests)
 # t001 - Keystone v3 through Debian's openstack CLI: tokens, the catalog,
 # projects, users, roles and assignments; a member's limits; 401 for a wrong
 # password and a revoked token.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# test-lane: api  (no guests, namespaces or libvirt: runs beside the others, scripts/run-tests)
 # t002 - Glance v2 through Debian's openstack CLI: create with data, list,
 # show, properties, save, sharing between projects, delete; and hostile or
 # bad uploads, each refused with the right code and nothing left on disk.

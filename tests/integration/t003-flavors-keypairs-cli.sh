@@ -1,4 +1,5 @@
 #!/bin/bash
+# test-lane: api  (no guests, namespaces or libvirt: runs beside the others, scripts/run-tests)
 # t003 - Nova flavors and keypairs through Debian's openstack CLI: the
 # bootstrap's default flavors; flavor create/list/show/set/unset/delete with
 # properties (extra specs) and descriptions; private flavors and their

@@ -1,4 +1,5 @@
 #!/bin/bash
+# test-lane: api  (no guests, namespaces or libvirt: runs beside the others, scripts/run-tests)
 # t006 - Neutron v2.0 through Debian's openstack CLI, with no agent and no
 # server: networks, subnets, ports, routers (interfaces, external gateway,
 # routes), floating IPs, security groups and rules, tags and quotas; the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# test-lane: api  (no guests, namespaces or libvirt: runs beside the others, scripts/run-tests)
 # t011 - Cinder v3 and Nova's volume attachments through Debian's openstack
 # CLI, against a stratusd with a registered host but no real agent: this
 # test plays the agent's side of docs/agent-protocol.md ("Volumes") with the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# test-lane: api  (no guests, namespaces or libvirt: runs beside the others, scripts/run-tests)
 # t015 - the PostgreSQL store: a private cluster (Debian's initdb/pg_ctl as
 # the postgres user, a free port, the socket in our temporary directory);
 # db sync; identity, image, compute and network through the stock openstack
