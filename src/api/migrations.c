@@ -700,9 +700,10 @@ void migrations_files_gc(struct api_req *req)
         return;
     c = api_db(req, &ignored);
     while (c && (e = readdir(d))) {
+
         if (!st_is_uuid(e->d_name) || migration_files_needed(c, e->d_name, &ignored) != 0)
             continue;
-        if (st_snprintf(dir, sizeof(dir), "%s/%s", top, e->d_name) == 0)
+        if (st_snprintf(dir, sizeof(dir), "%s/%s", top, e->d_name) >= 0)
             remove_dir(dir);
     }
     closedir(d);

@@ -341,7 +341,7 @@ int migration_pick_host(struct store_conn *c, const struct compute_conf *conf,
         if (!strcmp(host, r->host)) {
             req.n_different_host = 0;
             return sched_fits(c, conf, host, r->id, &req, err) > 0 &&
-                           st_snprintf(out, n, "%s", host) == 0
+                           st_snprintf(out, n, "%s", host) >= 0
                        ? 1
                        : 0;
         }
