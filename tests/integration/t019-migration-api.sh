@@ -22,7 +22,7 @@ ok "stratusd starts"
 os compute service set --disable "$(hostname)" nova-compute >/dev/null 2>&1
 
 H1=mh1 H2=mh2
-for h in $H1 $H2; do "$ST_BUILD/stratus-manage" --data-dir "$ST_DATA" host add $h >/dev/null; done
+for h in $H1 $H2; do "$ST_BUILD/stratus-manage" "${ST_CONF[@]}" --data-dir "$ST_DATA" host add $h >/dev/null; done
 # agent HOST METHOD PATH [JSON|@FILE]: an internal call as HOST; ACODE, body in $ST_TMP/abody.
 agent() {
     local host=$1 method=$2 path=$3 data=${4:-}
