@@ -360,10 +360,18 @@ static int server_migrate(struct store_conn *c, const struct compute_conf *conf,
     }
     if (kind == SA_MIGRATE)
         return migration_start_cold(c, ctx, r, dest, NULL, NULL, err);
-    if (kind == SA_LIVE_MIGRATE)
-        return migration_start_live(c, ctx, r, dest,
-                                    !json_is_false(json_object_get(args, "block_migration")),
-                                    err);
+    if (kind == SA_LIVE_MIGRATE) {
+        /* Instance disks are local to their host: only a block migration
+         * can move them (Nova's InvalidSharedStorage otherwise). */
+        if (json_is_false(json_object_get(args, "block_migration"))) {
+            st_err_set(err, ST_ERR_BAD_REQUEST,
+                       "%s is not on shared storage: Shared storage live-migration requires"
+                       " either shared storage or boot-from-volume with no local disks.",
+                       dest);
+            return -1;
+        }
+        return migration_start_live(c, ctx, r, dest, true, err);
+    }
     if (migration_start_evacuate(c, ctx, r, dest, err) < 0)
         return -1;
     {

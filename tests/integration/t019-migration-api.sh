@@ -109,6 +109,8 @@ api POST "/servers/$SRV/action" '{"migrate": {"host": "x"}}' 2.55
 fault "migrate with a host before 2.56" 400
 api POST "/servers/$SRV/action" '{"os-migrateLive": {"host": null}}'
 fault "os-migrateLive without block_migration" 400 "block_migration"
+api POST "/servers/$SRV/action" '{"os-migrateLive": {"host": null, "block_migration": false}}'
+fault "a shared-storage live migration (the disks are local)" 400 "not on shared storage"
 api POST "/servers/$SRV/action" '{"os-migrateLive": {"host": null, "block_migration": "auto", "force": true}}'
 fault "os-migrateLive with force at 2.92 (gone in 2.68)" 400 "force"
 api POST "/servers/$SRV/action" '{"evacuate": {}}'
