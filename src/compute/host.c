@@ -739,7 +739,8 @@ json_t *host_report(struct store_conn *c, const struct compute_conf *conf, const
         /* A migration's progress first (it may move the server here),
          * then the server's own state (fenced to its host: load_row). */
         const char *sid = json_string_value(json_object_get(v, "id"));
-        if (migration_report(c, name, v, &bump, err) < 0 || apply_server(c, name, v, &bump, err) < 0 ||
+        int moved = migration_report(c, name, v, &bump, err);
+        if (moved < 0 || (!moved && apply_server(c, name, v, &bump, err) < 0) ||
             (sid && st_is_uuid(sid) && migration_after_report(c, name, sid, err) < 0))
             goto fail;
     }

@@ -725,9 +725,20 @@ int migration_report(struct store_conn *c, const char *host, json_t *rep, bool *
         rc = report_live(c, &m, src, state, mo, err);
     else
         rc = 0;
-    if (rc == 0)
-        *bump = true;
-    return rc;
+    if (rc < 0)
+        return -1;
+    *bump = true;
+    /* Did the migration move on?  Then the rest of this server's report
+     * describes the step before (a guest not started yet, say) and must
+     * not be read as the server's own news. */
+    struct mig after;
+    rc = mig_load(c, &after, MIG_COLS " WHERE id = ?", STORE_ARGS(P(m.id)), err);
+    if (rc < 0)
+        return -1;
+    return rc == 0 || strcmp(after.status, m.status) || strcmp(after.source_state, m.source_state) ||
+                   strcmp(after.dest_state, m.dest_state) || after.active != m.active
+               ? 1
+               : 0;
 }
 
 int migration_after_report(struct store_conn *c, const char *host, const char *server_id,

@@ -90,7 +90,9 @@ json_t *migration_doc(struct store_conn *c, const char *server_id, const char *h
 /* Applies the "migration" object of one server of a host's report (the
  * fencing rule: only from the migration's source or destination while it is
  * active and only for the state that host's role is in).  Sets *bump when
- * 'host''s desired state changed (others are bumped here).  Then, after the
+ * 'host''s desired state changed (others are bumped here).  Returns 1 when
+ * the migration moved on (the caller then ignores the rest of that
+ * server's report, which describes the step before), 0, or -1.  Then, after the
  * server's report: migration_after_report() finishes an evacuation whose
  * rebuild settled. */
 int migration_report(struct store_conn *c, const char *host, json_t *server_report, bool *bump,
