@@ -517,6 +517,12 @@ bad:
     return NULL;
 }
 
+/* A host's report that its step failed: "failed" (or "error"). */
+static bool failed_state(const char *state)
+{
+    return !strcmp(state, "failed") || !strcmp(state, "error");
+}
+
 static int mig_error(struct store_conn *c, const struct mig *m, const char *error,
                      struct st_err *err)
 {
@@ -552,7 +558,7 @@ static int report_cold(struct store_conn *c, const struct mig *m, bool src, cons
                        ? -1
                        : 0;
         }
-        if (!strcmp(state, "failed"))
+        if (failed_state(state))
             return mig_error(c, m, error, err) < 0 ||
                            mig_set(c, m, "error", "restore", NULL, true, err) < 0
                        ? -1
@@ -574,7 +580,7 @@ static int report_cold(struct store_conn *c, const struct mig *m, bool src, cons
                            server_actions_finish(c, sid, "Success", NULL, err) < 0
                        ? -1
                        : 0;
-        if (!strcmp(state, "failed"))
+        if (failed_state(state))
             return mig_error(c, m, error, err) < 0 ||
                            mig_set(c, m, "error", "hold", "cleanup", true, err) < 0
                        ? -1
@@ -638,7 +644,7 @@ static int report_live(struct store_conn *c, const struct mig *m, bool src, cons
                 return -1;
             return mig_set(c, m, "running", "migrate", "prepare", true, err);
         }
-        if (!strcmp(state, "failed"))
+        if (failed_state(state))
             return mig_error(c, m, error, err) < 0 ||
                            mig_set(c, m, "failed", NULL, "cleanup", true, err) < 0 ||
                            compute_ports_bind(c, sid, m->source, NULL, err) < 0 ||
@@ -675,11 +681,11 @@ static int report_live(struct store_conn *c, const struct mig *m, bool src, cons
                            server_settle(c, sid, "Success", NULL, err) < 0
                        ? -1
                        : 0;
-        if (!strcmp(state, "failed") || !strcmp(state, "cancelled")) {
-            bool failed = !strcmp(state, "failed");
+        if (failed_state(state) || !strcmp(state, "cancelled")) {
+            bool failed = failed_state(state);
             if (failed && mig_error(c, m, error, err) < 0)
                 return -1;
-            return mig_set(c, m, state, NULL, "cleanup", true, err) < 0 ||
+            return mig_set(c, m, failed ? "failed" : "cancelled", NULL, "cleanup", true, err) < 0 ||
                            compute_ports_bind(c, sid, m->source, NULL, err) < 0 ||
                            server_settle(c, sid, failed ? "Error" : "Success", error, err) < 0
                        ? -1

@@ -342,6 +342,29 @@ static void t05_live_abort_and_complete(void **state)
     free(mid);
 }
 
+static void t06_cold_import_fails(void **state)
+{
+    struct fx *f = *state;
+    char *mid;
+    start_cold(f, "host2");
+    mid = col(f, MIG("uuid"));
+    mig_report(f, "host1", mid, "exported", ", \"files\": []");
+    assert_col(f, SERVER("host"), "host2");
+    /* The agents say "error" (or "failed"), with why. */
+    mig_report(f, "host2", mid, "error", ", \"error\": \"sha256 mismatch\"");
+    assert_col(f, MIG("status || ' ' || error"), "error sha256 mismatch");
+    assert_desired(f, "host2", "{\"peer\":\"host1\",\"role\":\"dest\",\"state\":\"cleanup\"}");
+    mig_report(f, "host2", mid, "cleaned", NULL);
+    assert_col(f, SERVER("host"), "host1");
+    assert_desired(f, "host1", "{\"peer\":\"host2\",\"role\":\"source\",\"state\":\"restore\"}");
+    assert_desired(f, "host2", "absent");
+    mig_report(f, "host1", mid, "restored", NULL);
+    assert_col(f, MIG("status || active"), "error0");
+    assert_col(f, SERVER("vm_state || COALESCE(task_state, '-')"), "active-");
+    assert_desired(f, "host1", "null");
+    free(mid);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +373,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t03_cold_confirm, setup, teardown),
         cmocka_unit_test_setup_teardown(t04_claim_on_destination, setup, teardown),
         cmocka_unit_test_setup_teardown(t05_live_abort_and_complete, setup, teardown),
+        cmocka_unit_test_setup_teardown(t06_cold_import_fails, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
