@@ -11,6 +11,7 @@
 #include "common/buf.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "compute/internal.h"
 #include "store/revision.h"
 #include "common/banned.h"
 
@@ -200,6 +201,7 @@ int migration_abort(struct store_conn *c, const char *server_id, int64_t mid,
                                   "UPDATE servers SET task_state = NULL, updated_at = ? WHERE"
                                   " id = ? AND task_state = 'migrating'",
                                   STORE_ARGS(P(now), P(server_id))) < 0 ||
+                       server_actions_finish(c, server_id, "Success", "aborted", err) < 0 ||
                        revision_bump_all(c, err) < 0
                    ? -1
                    : 0;
