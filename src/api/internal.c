@@ -6,6 +6,8 @@
  */
 #include "api/internal.h"
 
+#include "api/migrations.h"
+
 #include <string.h>
 #include <unistd.h>
 
@@ -88,6 +90,7 @@ static int hosts_report(struct api_req *req, struct api_resp *resp, struct st_er
     out = host_report(req->db, req->app->compute, req->host_name, in, err);
     if (!out)
         return -1;
+    migrations_files_gc(req); /* migration files no longer needed */
     api_reply(resp, 200, out);
     return 0;
 }

@@ -65,6 +65,11 @@ const struct cfg_opt controller_opts[] = {
      "reboot."},
     {"compute", "default_availability_zone", CFG_STR, "nova", 0, 0,
      "Availability zone of hosts and servers that name none."},
+    {"compute", "allow_resize_to_same_host", CFG_BOOL, "true", 0, 0,
+     "Let a resize stay on the server's host when no other host fits (another host is "
+     "preferred)."},
+    {"compute", "migration_max_file_gb", CFG_INT, "64", 1, 65536,
+     "Largest file a host may upload for a cold migration, in GiB."},
     {"quota", "instances", CFG_INT, "10", -1, INT32_MAX,
      "Default servers per project (-1: unlimited)."},
     {"quota", "cores", CFG_INT, "20", -1, INT32_MAX,
@@ -156,6 +161,8 @@ int controller_compute_conf(const struct cfg *cfg, struct compute_conf *cc, stru
     cc->service_down_time = cfg_int(cfg, "compute", "service_down_time");
     cc->reboot_timeout = (int) cfg_int(cfg, "compute", "reboot_timeout");
     cc->default_az = cfg_str(cfg, "compute", "default_availability_zone");
+    cc->allow_resize_to_same_host = cfg_bool(cfg, "compute", "allow_resize_to_same_host");
+    cc->migration_max_file_gb = cfg_int(cfg, "compute", "migration_max_file_gb");
     cc->default_quota_instances = cfg_int(cfg, "quota", "instances");
     cc->default_quota_cores = cfg_int(cfg, "quota", "cores");
     cc->default_quota_ram = cfg_int(cfg, "quota", "ram");

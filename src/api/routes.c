@@ -10,6 +10,7 @@
 #include "api/internal.h"
 #include "api/keypairs.h"
 #include "api/metadata.h"
+#include "api/migrations.h"
 #include "api/network.h"
 #include "api/servers.h"
 #include "api/router.h"
@@ -32,4 +33,5 @@ void api_register_routes(struct router *r)
     router_add(r, console_routes, console_routes_count);
     router_add(r, aggregate_routes, aggregate_routes_count);
     router_add(r, metadata_routes, metadata_routes_count);
+    router_add(r, migration_routes, migration_routes_count);
 }

@@ -7,6 +7,8 @@
  */
 #include "api/servers.h"
 
+#include "api/migrations.h"
+
 #include "api/consoles.h"
 
 #include <openssl/evp.h>
@@ -870,6 +872,8 @@ static int servers_action(struct api_req *req, struct api_resp *resp, struct st_
     }
     if (consoles_is_action(key))
         return consoles_action(req, resp, key, json_is_object(args) ? args : NULL, err);
+    if (migrations_is_action(key))
+        return migrations_action(req, resp, key, args, err);
     for (size_t i = 0; i < ST_ARRAY_SIZE(actions); i++)
         if (!strcmp(actions[i].name, key))
             kind = (int) actions[i].kind;

@@ -14,6 +14,7 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "compute/internal.h"
+#include "compute/migration.h"
 #include "compute/stats.h"
 #include "compute/volumes.h"
 #include "store/revision.h"
@@ -315,17 +316,28 @@ json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err)
     rev = revision_get(c, name, err);
     if (rev < 0)
         goto fail;
-    s = store_query(c, err, SERVER_DOC_SELECT " WHERE s.host = ? ORDER BY s.created_at, s.id",
-                    STORE_ARGS(P(name)));
+    /* Its servers, and those an active migration brings in or keeps
+     * (migration.h), each with the "migration" of this host's role. */
+    s = store_query(c, err,
+                    SERVER_DOC_SELECT " WHERE s.host = ? OR " MIGRATION_DESIRED_SERVERS
+                                      " ORDER BY s.created_at, s.id",
+                    STORE_ARGS(P(name), P(name), P(name)));
     if (!s)
         goto fail;
     servers = json_array();
     while ((rc = store_next(s, err)) > 0) {
-        json_t *doc = server_doc(c, s, err);
+        json_t *doc = server_doc(c, s, err), *mig;
         if (!doc) {
             rc = -1;
             break;
         }
+        mig = migration_doc(c, store_text(s, 0), name, err);
+        if (!mig) {
+            json_decref(doc);
+            rc = -1;
+            break;
+        }
+        json_object_set_new(doc, "migration", mig);
         json_array_append_new(servers, doc);
     }
     store_done(s);
@@ -724,7 +736,12 @@ json_t *host_report(struct store_conn *c, const struct compute_conf *conf, const
     }
     json_array_foreach(servers, i, v)
     {
-        if (apply_server(c, name, v, &bump, err) < 0)
+        /* A migration's progress first (it may move the server here),
+         * then the server's own state (fenced to its host: load_row). */
+        const char *sid = json_string_value(json_object_get(v, "id"));
+        int moved = migration_report(c, name, v, &bump, err);
+        if (moved < 0 || (!moved && apply_server(c, name, v, &bump, err) < 0) ||
+            (sid && st_is_uuid(sid) && migration_after_report(c, name, sid, err) < 0))
             goto fail;
     }
     if (compute_volumes() && compute_volumes()->host_report(c, name, report, &bump, err) < 0)

@@ -31,6 +31,9 @@ json_t *compute_ports_nics(struct store_conn *c, const char *server_id, struct s
 json_t *compute_ports_host_desired(struct store_conn *c, const char *host, struct st_err *err);
 int compute_ports_host_report(struct store_conn *c, const char *host, json_t *report,
                               struct st_err *err) __attribute__((warn_unused_result));
+int compute_ports_bind(struct store_conn *c, const char *server_id, const char *host,
+                       const char *migrating_host, struct st_err *err)
+    __attribute__((warn_unused_result));
 
 /* ---- servers ------------------------------------------------------------ */
 

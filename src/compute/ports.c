@@ -61,3 +61,11 @@ int compute_ports_host_report(struct store_conn *c, const char *host, json_t *re
         return -1;
     return provider->host_report(c, host, report, err);
 }
+
+int compute_ports_bind(struct store_conn *c, const char *server_id, const char *host,
+                       const char *migrating_host, struct st_err *err)
+{
+    if (no_provider(err) < 0)
+        return -1;
+    return provider->bind(c, server_id, host, migrating_host, err);
+}

@@ -59,6 +59,11 @@ struct compute_ports_ops {
     /* Applies the networking statuses of a host's report.  Returns -1 on
      * error, else 0 or more. */
     int (*host_report)(struct store_conn *c, const char *host, json_t *report, struct st_err *err);
+    /* Binds the server's NICs to 'host' and marks them also desired on
+     * 'migrating_host' (NULL: none), as a migration moves the server;
+     * every host's desired state changes (l2population). */
+    int (*bind)(struct store_conn *c, const char *server_id, const char *host,
+                const char *migrating_host, struct st_err *err);
 };
 
 /* Makes 'ops' (borrowed, static) compute's port provider.  Call it once,

@@ -8,12 +8,19 @@
 #include "compute/host.h"
 #include "common/banned.h"
 
-/* One query gives each host its capacity and what its servers use. */
+/* One query gives each host its capacity and what its servers use, with
+ * the claims of active migrations on the host their server is not on
+ * (compute/migration.h). */
 #define HOST_USAGE                                                                             \
     "SELECT h.name, h.vcpus, h.memory_mb, h.local_gb, h.last_seen, h.availability_zone,"       \
     " COALESCE(SUM(s.vcpus), 0), COALESCE(SUM(s.memory_mb), 0), COALESCE(SUM(s.disk_gb), 0)"   \
-    " FROM hosts h LEFT JOIN servers s ON s.host = h.name AND s.id <> ?"                       \
-    " WHERE h.enabled = 1 AND h.forced_down = 0"
+    " FROM hosts h LEFT JOIN (SELECT id, host, vcpus, memory_mb, disk_gb FROM servers"         \
+    " UNION ALL SELECT m.server_id, m.source_compute, m.src_vcpus, m.src_memory_mb,"           \
+    " m.src_disk_gb FROM migrations m JOIN servers v ON v.id = m.server_id WHERE m.active = 1" \
+    " AND v.host <> m.source_compute UNION ALL SELECT m.server_id, m.dest_compute,"            \
+    " m.dst_vcpus, m.dst_memory_mb, m.dst_disk_gb FROM migrations m JOIN servers v ON v.id ="  \
+    " m.server_id WHERE m.active = 1 AND v.host <> m.dest_compute) s ON s.host = h.name AND"   \
+    " s.id <> ? WHERE h.enabled = 1 AND h.forced_down = 0"
 
 /* The hosts of the servers a hint names (at most SCHED_MAX_HINTS). */
 struct hint_hosts {

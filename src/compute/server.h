@@ -33,6 +33,8 @@ struct compute_conf {
     int64_t default_quota_instances, default_quota_cores, default_quota_ram;
     int reboot_timeout;           /* seconds before a soft reboot turns hard */
     const char *default_az;       /* "nova" */
+    bool allow_resize_to_same_host; /* a resize may stay on its host (default true) */
+    int64_t migration_max_file_gb;  /* largest migration file a host may upload */
 };
 
 struct server_rec {
@@ -160,6 +162,11 @@ enum server_action_kind {
     SA_CREATE_IMAGE,
     SA_CONSOLE_OUTPUT,
     SA_FORCE_DELETE,
+    /* compute/migration.h; 'args' as the API layer normalised them:
+     * {"host": NAME|null} and, live, {"block_migration": bool}. */
+    SA_MIGRATE,
+    SA_LIVE_MIGRATE,
+    SA_EVACUATE,
 };
 struct server_action_result {
     char *image_id;      /* createImage */

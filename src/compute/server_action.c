@@ -14,7 +14,9 @@
 #include "common/buf.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "compute/host.h"
 #include "compute/internal.h"
+#include "compute/migration.h"
 #include "compute/scheduler.h"
 #include "image/image.h"
 #include "store/revision.h"
@@ -307,6 +309,80 @@ static char *snapshot_image(struct store_conn *c, const struct server_rec *r, js
     return id;
 }
 
+/* migrate, os-migrateLive, evacuate: the destination, then the migration
+ * (compute/migration.h), inside server_action()'s transaction. */
+static int server_migrate(struct store_conn *c, const struct compute_conf *conf,
+                          const struct auth_ctx *ctx, const struct server_rec *r,
+                          enum server_action_kind kind, json_t *args,
+                          struct server_action_result *res, struct st_err *err)
+{
+    const char *host = json_string_value(json_object_get(args, "host"));
+    int64_t v = json_integer_value(json_object_get(r->flavor, "vcpus"));
+    int64_t ram = json_integer_value(json_object_get(r->flavor, "ram"));
+    int64_t d = json_integer_value(json_object_get(r->flavor, "disk")) +
+                json_integer_value(json_object_get(r->flavor, "ephemeral")) +
+                (json_integer_value(json_object_get(r->flavor, "swap")) + 1023) / 1024;
+    char dest[256];
+    int rc;
+
+    if (kind == SA_EVACUATE) {
+        struct store_stmt *s = store_query(c, err,
+                                           "SELECT last_seen, forced_down FROM hosts WHERE name"
+                                           " = ?",
+                                           STORE_ARGS(P(r->host)));
+        bool up = false;
+        if (!s)
+            return -1;
+        if (store_next(s, err) > 0)
+            up = !store_int(s, 1) && !store_isnull(s, 0) && host_is_up(store_int(s, 0), conf);
+        store_done(s);
+        if (st_err_is_set(err))
+            return -1;
+        if (up) {
+            st_err_set(err, ST_ERR_CONFLICT, "Compute service of %s is still in use.", r->host);
+            return -1;
+        }
+    }
+    if (host && !strcmp(host, r->host) && kind != SA_LIVE_MIGRATE) {
+        st_err_set(err, ST_ERR_BAD_REQUEST,
+                   kind == SA_EVACUATE ? "The target host can't be the same one."
+                                       : "Cannot migrate to the host where the server exists.");
+        return -1;
+    }
+    rc = migration_pick_host(c, conf, r, host, v, ram, d, false, dest, sizeof(dest), err);
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "No valid host was found. %s",
+                   host ? "The requested host has no room for the server or is not up."
+                        : "There are not enough hosts available.");
+        return -1;
+    }
+    if (kind == SA_MIGRATE)
+        return migration_start_cold(c, ctx, r, dest, NULL, NULL, err);
+    if (kind == SA_LIVE_MIGRATE) {
+        /* Instance disks are local to their host: only a block migration
+         * can move them (Nova's InvalidSharedStorage otherwise). */
+        if (json_is_false(json_object_get(args, "block_migration"))) {
+            st_err_set(err, ST_ERR_BAD_REQUEST,
+                       "%s is not on shared storage: Shared storage live-migration requires"
+                       " either shared storage or boot-from-volume with no local disks.",
+                       dest);
+            return -1;
+        }
+        return migration_start_live(c, ctx, r, dest, true, err);
+    }
+    if (migration_start_evacuate(c, ctx, r, dest, err) < 0)
+        return -1;
+    {
+        char pass[13];
+        const char *given = json_string_value(json_object_get(args, "adminPass"));
+        new_password(pass);
+        res->admin_pass = st_xstrdup(given ? given : pass);
+    }
+    return 0;
+}
+
 int server_action(struct store_conn *c, const struct compute_conf *conf,
                   const struct auth_ctx *ctx, const char *id, enum server_action_kind kind,
                   json_t *args, const char *request_id, struct server_action_result *res,
@@ -326,6 +402,8 @@ int server_action(struct store_conn *c, const struct compute_conf *conf,
     static const char *const active_stopped[] = {"active", "stopped", NULL};
     static const char *const snapshottable[] = {"active", "stopped", "paused", "suspended",
                                                 NULL};
+    static const char *const live_ok[] = {"active", "paused", NULL};
+    static const char *const evacuable[] = {"active", "stopped", "error", NULL};
     struct server_rec r;
     const char *name = NULL, *const *allowed = any_state;
     const char *new_task = NULL, *new_power = NULL;
@@ -363,9 +441,20 @@ int server_action(struct store_conn *c, const struct compute_conf *conf,
     case SA_CONSOLE_OUTPUT: name = "getConsoleOutput", bump = true; break;
     case SA_FORCE_DELETE:
         return server_delete(c, conf, ctx, id, true, request_id, err);
+    case SA_MIGRATE: name = "migrate", allowed = active_stopped; break;
+    case SA_LIVE_MIGRATE: name = "live-migration", allowed = live_ok; break;
+    case SA_EVACUATE: name = "evacuate", allowed = evacuable; break;
     }
     if (server_get(c, ctx, id, &r, err) < 0)
         return -1;
+    if ((kind == SA_MIGRATE || kind == SA_LIVE_MIGRATE || kind == SA_EVACUATE) &&
+        !ctx->is_admin) {
+        st_err_set(err, ST_ERR_FORBIDDEN, "Policy doesn't allow os_compute_api:%s to be performed.",
+                   kind == SA_EVACUATE        ? "os-evacuate"
+                   : kind == SA_LIVE_MIGRATE ? "os-migrate-server:migrate_live"
+                                             : "os-migrate-server:migrate");
+        goto out;
+    }
     if (kind == SA_CONSOLE_OUTPUT) {
         if (policy_read(ctx, r.project_id, "instance", id, err) < 0)
             goto out;
@@ -438,7 +527,8 @@ int server_action(struct store_conn *c, const struct compute_conf *conf,
     /* A console URL given out before the disk, the flavor or the host
      * changed is void (console.h). */
     if ((kind == SA_REBUILD || kind == SA_RESIZE || kind == SA_REVERT_RESIZE ||
-         kind == SA_RESCUE || kind == SA_UNRESCUE) &&
+         kind == SA_RESCUE || kind == SA_UNRESCUE || kind == SA_MIGRATE ||
+         kind == SA_LIVE_MIGRATE || kind == SA_EVACUATE) &&
         console_revoke(c, id, err) < 0)
         goto rollback;
     switch (kind) {
@@ -598,14 +688,31 @@ int server_action(struct store_conn *c, const struct compute_conf *conf,
             json_decref(nf);
             goto rollback;
         }
-        int fits = sched_fits(c, conf, r.host, id,
-                              &(struct sched_request){nv, nr,
-                                                     nd + json_integer_value(json_object_get(
-                                                              nf, "ephemeral")) +
-                                                         (json_integer_value(json_object_get(
-                                                              nf, "swap")) + 1023) / 1024,
-                                                     NULL, NULL, NULL, 0, NULL, 0},
-                              err);
+        int64_t ndisk = nd + json_integer_value(json_object_get(nf, "ephemeral")) +
+                        (json_integer_value(json_object_get(nf, "swap")) + 1023) / 1024;
+        /* The scheduler chooses: another host when one fits, else this
+         * one if [compute] allow_resize_to_same_host (migration.h). */
+        char dest[256] = "";
+        int fits = migration_pick_host(c, conf, &r, NULL, nv, nr, ndisk,
+                                       conf->allow_resize_to_same_host, dest, sizeof(dest), err);
+        if (fits > 0 && strcmp(dest, r.host)) {
+            ntext = compute_json_dumps(nf);
+            otext = compute_json_dumps(r.flavor);
+            int64_t y = store_exec(c, err,
+                                   "UPDATE servers SET old_flavor = ?, flavor = ?, vcpus = ?,"
+                                   " memory_mb = ?, disk_gb = ? WHERE id = ?",
+                                   STORE_ARGS(P(otext), P(ntext), P(nv), P(nr), P(ndisk),
+                                              P(id)));
+            free(ntext);
+            free(otext);
+            if (y < 0 || migration_start_cold(c, ctx, &r, dest, r.flavor, nf, err) < 0) {
+                json_decref(nf);
+                goto rollback;
+            }
+            json_decref(nf);
+            new_task = NULL;
+            break;
+        }
         if (fits <= 0) {
             json_decref(nf);
             if (fits == 0)
@@ -633,7 +740,12 @@ int server_action(struct store_conn *c, const struct compute_conf *conf,
             goto rollback;
         break;
     }
-    case SA_CONFIRM_RESIZE:
+    case SA_CONFIRM_RESIZE: {
+        int x = migration_confirm(c, &r, err);
+        if (x < 0)
+            goto rollback;
+        if (x > 0)
+            break;
         if (store_exec(c, err,
                        "UPDATE servers SET resize_state = 'confirming', vm_state = CASE"
                        " desired_power WHEN 'stopped' THEN 'stopped' ELSE 'active' END,"
@@ -642,9 +754,17 @@ int server_action(struct store_conn *c, const struct compute_conf *conf,
             server_actions_finish(c, id, "Success", NULL, err) < 0)
             goto rollback;
         break;
+    }
     case SA_REVERT_RESIZE: {
         int64_t ov, orr, od;
         char *otext;
+        int m = migration_revert(c, &r, err);
+        if (m < 0)
+            goto rollback;
+        if (m > 0) {
+            new_task = NULL;
+            break;
+        }
         if (!r.old_flavor) {
             conflict_state(&r, name, err);
             goto rollback;
@@ -681,6 +801,12 @@ int server_action(struct store_conn *c, const struct compute_conf *conf,
             goto rollback;
         break;
     }
+    case SA_MIGRATE:
+    case SA_LIVE_MIGRATE:
+    case SA_EVACUATE:
+        if (server_migrate(c, conf, ctx, &r, kind, args, res, err) < 0)
+            goto rollback;
+        break;
     default:
         break;
     }

@@ -18,6 +18,7 @@
 #include "compute/flavor.h"
 #include "compute/host.h"
 #include "compute/internal.h"
+#include "compute/migration.h"
 #include "compute/scheduler.h"
 #include "image/image.h"
 #include "store/revision.h"
@@ -571,7 +572,7 @@ int server_delete(struct store_conn *c, const struct compute_conf *conf,
     if (store_begin(c, err) < 0)
         goto out;
     if (server_action_start(c, ctx, id, r.host, "delete", request_id, err) < 0 ||
-        console_revoke(c, id, err) < 0)
+        console_revoke(c, id, err) < 0 || migration_server_deleted(c, id, err) < 0)
         goto rollback;
     if (!r.host) {
         if (server_purge(c, id, err) < 0)

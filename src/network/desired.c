@@ -168,8 +168,9 @@ fail:
 /* The hosts a network must reach: those with a server port on it, its DHCP
  * host, and the hosts of routers attached to it. */
 #define NEEDS_NETWORK                                                                              \
-    "(h.name IN (SELECT p.host FROM ports p WHERE p.network_id = ? AND " BOUND                     \
-    " AND p.host IS NOT NULL) OR h.name IN (SELECT n.dhcp_host FROM networks n WHERE n.id = ?"     \
+    "(EXISTS (SELECT 1 FROM ports p WHERE p.network_id = ? AND " BOUND                             \
+    " AND (p.host = h.name OR p.migrating_host = h.name)) OR h.name IN (SELECT n.dhcp_host"       \
+    " FROM networks n WHERE n.id = ?"                                                              \
     " AND EXISTS (SELECT 1 FROM ports d WHERE d.network_id = n.id AND d.device_owner ="            \
     " 'network:dhcp')) OR h.name IN (SELECT r.host FROM routers r JOIN router_ports rp ON"         \
     " rp.router_id = r.id JOIN ports p ON p.id = rp.port_id WHERE p.network_id = ? AND"            \
@@ -260,11 +261,12 @@ static json_t *networks(struct store_conn *c, const char *host, struct st_err *e
         c, err,
         "SELECT n.id, n.network_type, n.physical_network, n.segmentation_id, n.mtu, n.external,"
         " n.dhcp_host FROM networks n WHERE n.id IN (SELECT p.network_id FROM ports p WHERE"
-        " p.host = ? AND " BOUND ") OR (n.dhcp_host = ? AND EXISTS (SELECT 1 FROM ports d"
+        " (p.host = ? OR p.migrating_host = ?) AND " BOUND ") OR (n.dhcp_host = ? AND EXISTS"
+        " (SELECT 1 FROM ports d"
         " WHERE d.network_id = n.id AND d.device_owner = 'network:dhcp')) OR n.id IN (SELECT"
         " p.network_id FROM router_ports rp JOIN routers r ON r.id = rp.router_id JOIN ports p"
         " ON p.id = rp.port_id WHERE r.host = ? AND r.admin_state_up = 1) ORDER BY n.id",
-        STORE_ARGS(P(host), P(host), P(host)));
+        STORE_ARGS(P(host), P(host), P(host), P(host)));
     json_t *arr;
     int rc;
     if (!s)
@@ -293,9 +295,9 @@ static json_t *ports(struct store_conn *c, const char *host, json_t *groups_used
 {
     struct store_stmt *s = store_query(c, err,
                                        "SELECT p.id, p.network_id, p.mac_address,"
-                                       " p.port_security_enabled FROM ports p WHERE p.host = ?"
-                                       " AND " BOUND " ORDER BY p.id",
-                                       STORE_ARGS(P(host)));
+                                       " p.port_security_enabled FROM ports p WHERE (p.host = ?"
+                                       " OR p.migrating_host = ?) AND " BOUND " ORDER BY p.id",
+                                       STORE_ARGS(P(host), P(host)));
     json_t *arr;
     int rc;
     if (!s)

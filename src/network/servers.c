@@ -768,10 +768,26 @@ int net_server_ports_bind(struct store_conn *c, const char *server_id, const cha
 
 /* ---- the port provider --------------------------------------------------- */
 
+/* A migration moves server 'server_id': its NICs bound to 'host', also
+ * plugged on 'migrating_host' while a live migration prepares there
+ * (Neutron's binding:profile migrating_to).  Every host's FDB follows. */
+static int net_server_ports_migrate(struct store_conn *c, const char *server_id,
+                                    const char *host, const char *migrating_host,
+                                    struct st_err *err)
+{
+    if (store_exec(c, err,
+                   "UPDATE ports SET migrating_host = ? WHERE device_id = ? AND device_owner"
+                   " LIKE 'compute:%'",
+                   STORE_ARGS(P(migrating_host), P(server_id))) < 0)
+        return -1;
+    return net_server_ports_bind(c, server_id, host, err);
+}
+
 const struct compute_ports_ops net_compute_ports = {
     .create = net_server_ports_create,
     .release = net_server_ports_release,
     .nics = net_server_nics,
     .host_desired = net_host_desired, /* desired.c */
     .host_report = net_host_report,   /* desired.c */
+    .bind = net_server_ports_migrate,
 };

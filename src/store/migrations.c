@@ -651,6 +651,59 @@ static const char m010_server_passwords[] =
     " password TEXT NOT NULL,"
     " created_at BIGINT NOT NULL);";
 
+/* Migrations of servers between hosts (Nova's migrations table: cold
+ * migration, resize to another host, live migration, evacuation).  'id' is
+ * Nova's integer, taken as MAX + 1 in the creating transaction; 'active'
+ * marks the one migration a server may have under way (a partial unique
+ * index, portable to PostgreSQL), whose per-role states (source_state,
+ * dest_state: what each host must do now, NULL for nothing) put the server
+ * in both hosts' desired states.  src_* and dst_* are the capacity the
+ * migration holds on the host the server is not on (old flavor on the
+ * source, new on the destination), counted by the scheduler.  ports gain
+ * migrating_host: a port also desired on that host while a live migration
+ * prepares there (Neutron's binding:profile migrating_to). */
+static const char m012_migrations[] =
+    "CREATE TABLE migrations ("
+    " id BIGINT PRIMARY KEY,"
+    " uuid TEXT NOT NULL UNIQUE,"
+    " server_id TEXT NOT NULL,"
+    " project_id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " migration_type TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " active INTEGER NOT NULL DEFAULT 1,"
+    " source_compute TEXT NOT NULL,"
+    " source_node TEXT,"
+    " dest_compute TEXT NOT NULL,"
+    " dest_node TEXT,"
+    " dest_host TEXT,"
+    " source_state TEXT,"
+    " dest_state TEXT,"
+    " block_migration INTEGER NOT NULL DEFAULT 0,"
+    " dest_xml TEXT,"
+    " dest_uri TEXT,"
+    " migrate_uri TEXT,"
+    " force_complete INTEGER NOT NULL DEFAULT 0,"
+    " abort_requested INTEGER NOT NULL DEFAULT 0,"
+    " files TEXT,"
+    " progress TEXT,"
+    " error TEXT,"
+    " old_flavor TEXT,"
+    " new_flavor TEXT,"
+    " src_vcpus INTEGER NOT NULL DEFAULT 0,"
+    " src_memory_mb BIGINT NOT NULL DEFAULT 0,"
+    " src_disk_gb BIGINT NOT NULL DEFAULT 0,"
+    " dst_vcpus INTEGER NOT NULL DEFAULT 0,"
+    " dst_memory_mb BIGINT NOT NULL DEFAULT 0,"
+    " dst_disk_gb BIGINT NOT NULL DEFAULT 0,"
+    " final_status TEXT,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL);"
+    "CREATE INDEX migrations_server ON migrations (server_id);"
+    "CREATE UNIQUE INDEX migrations_one_active ON migrations (server_id) WHERE active = 1;"
+    "CREATE INDEX migrations_updated ON migrations (updated_at);"
+    "ALTER TABLE ports ADD COLUMN migrating_host TEXT;";
+
 const struct store_migration store_migrations[] = {
     {1, "identity", m001_identity},
     {2, "images", m002_images},
@@ -663,6 +716,7 @@ const struct store_migration store_migrations[] = {
     {9, "consoles", m009_consoles},
     {10, "server passwords", m010_server_passwords},
     {11, "aggregates", m011_aggregates},
+    {12, "migrations", m012_migrations},
 };
 
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);
