@@ -31,7 +31,8 @@ int migrate_live_disks(const char *xml, const char *inst_dir, char (*out)[16], i
                        int *nfull, struct st_err *err)
 {
     xmlDocPtr doc = xmlReadMemory(xml, (int) strlen(xml), "domain.xml", NULL,
-                                  XML_PARSE_NONET | XML_PARSE_NOBLANKS);
+                                  XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
+                                      XML_PARSE_NOWARNING);
     xmlXPathContextPtr ctx = doc ? xmlXPathNewContext(doc) : NULL;
     xmlXPathObjectPtr set =
         ctx ? xmlXPathEvalExpression(BAD_CAST "/domain/devices/disk[@type='file' and "

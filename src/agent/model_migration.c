@@ -43,8 +43,11 @@ static bool addr_ok(const char *s, size_t len, char *canon, size_t n)
         a[len - 2] = '\0';
         fam = AF_INET6;
     }
-    if (inet_pton(fam, a, bin) != 1)
-        return false;
+    if (inet_pton(fam, a, bin) != 1) {
+        if (fam == AF_INET6 || inet_pton(AF_INET6, a, bin) != 1)
+            return false;
+        fam = AF_INET6; /* a bare IPv6 address (peer.address) */
+    }
     return !canon || inet_ntop(fam, bin, canon, (socklen_t) n) != NULL;
 }
 
