@@ -284,7 +284,7 @@ check_match "live: the destination's XML has its own paths and owner mark" \
     "$(jget "$PREP" 'd["migration"]["dest_xml"]' | tr -d '\n')"
 check_eq "live: the destination defines nothing before the guest arrives" "" "$(domstate 1 "$A")"
 UP_BEFORE=$(console 2 "$A" | sed -n 's/^t020: up \([0-9.]*\).*/\1/p' | tail -n 1)
-BOOTS_BEFORE=$(console 2 "$A" | grep -c 'stratus-guest: booting')
+LINES1=$(wc -l <"$(hd 1)/agent.log")
 t0=$(date +%s.%N)
 fc set 2 "$A" "migration=$(mig "$M3" live source migrate 1 "\"block_migration\": true, \"dest_xml\": $(jget "$PREP" 'json.dumps(d["migration"]["dest_xml"])'), \"dest_uri\": \"$(jget "$PREP" 'd["migration"]["dest_uri"]')\", \"migrate_uri\": \"$(jget "$PREP" 'd["migration"]["migrate_uri"]')\"")"
 wait_srv 2 "$A" "s['migration']['state'] in ('completed', 'failed', 'cancelled')" \
@@ -300,8 +300,8 @@ DOWNTIME=$(vsh 1 domjobinfo "instance-$A" --completed 2>/dev/null | sed -n 's/^T
 diag "live migration: $LIVE_S s from the request to the report of its end; downtime ${DOWNTIME:-?} ms (libvirt); $(grep -o 'live migration completed in [0-9.]* s' "$(hd 2)/agent.log" | tail -n 1)"
 sleep 2
 UP_AFTER=$(console 1 "$A" | sed -n 's/^t020: up \([0-9.]*\).*/\1/p' | tail -n 1)
-check_eq "live: the same boot goes on (uptime $UP_BEFORE s before, ${UP_AFTER:-?} s after; no new boot)" \
-    "yes 0" "$(echo "${UP_AFTER:-0} > ${UP_BEFORE:-0}" | bc | sed 's/1/yes/;s/0/no/') $(console 1 "$A" | grep -c 'stratus-guest: booting')"
+check_eq "live: the same boot goes on (uptime $UP_BEFORE s before, ${UP_AFTER:-?} s after)" \
+    "yes" "$(echo "${UP_AFTER:-0} > ${UP_BEFORE:-0} && ${UP_BEFORE:-0} > 10" | bc | sed 's/1/yes/;s/0/no/')"
 # the controller moves on: the destination adopts, the source cleans up
 fc set 1 "$A" "migration=null"
 fc set 2 "$A" "migration=$(mig "$M3" live source cleanup 1)"
@@ -311,10 +311,10 @@ fc remove-server 2 "$A"
 wait_srv 1 "$A" "s['state'] == 'running' and 'migration' not in s" \
     "live: the destination adopts the running guest" 30
 sleep 3
-check_eq "live: ... without redefining or restarting it" "0 0" \
-    "$(grep -c "server '$A': domain instance-$A defined\|server '$A': started" "$(hd 1)/agent.log") $(console 1 "$A" | grep -c 'stratus-guest: booting')"
+UP_ADOPT=$(console 1 "$A" | sed -n 's/^t020: up \([0-9.]*\).*/\1/p' | tail -n 1)
+check_eq "live: ... without redefining or restarting it (uptime ${UP_ADOPT:-?} s)" "0 yes" \
+    "$(tail -n +"$LINES1" "$(hd 1)/agent.log" | grep -c "server '$A': domain instance-$A defined\|server '$A': started") $(echo "${UP_ADOPT:-0} > ${UP_AFTER:-0}" | bc | sed 's/1/yes/;s/0/no/')"
 check_eq "live: no directory left on host 2" no "$([ -e "$(hd 2)/instances/$A" ] && echo yes || echo no)"
-diag "boots on host 2 before: $BOOTS_BEFORE"
 
 # ------------------------------------------------------------------ live migration 1 -> 2, aborted
 
@@ -323,6 +323,8 @@ fc add-server 2 "$(jget "$SRV" "json.dumps(dict(d, migration=json.loads('''$(mig
 wait_srv 2 "$A" "s['migration']['state'] == 'prepared'" "abort: the destination prepares" 90
 PREP=$ENTRY
 UP_BEFORE=$(console 1 "$A" | sed -n 's/^t020: up \([0-9.]*\).*/\1/p' | tail -n 1)
+# Slow enough to be aborted while it runs: 2 MiB/s.
+vsh 1 migrate-setspeed "instance-$A" 2 >/dev/null
 fc set 1 "$A" "migration=$(mig "$M4" live source migrate 2 "\"block_migration\": true, \"dest_xml\": $(jget "$PREP" 'json.dumps(d["migration"]["dest_xml"])'), \"dest_uri\": \"$(jget "$PREP" 'd["migration"]["dest_uri"]')\", \"migrate_uri\": \"$(jget "$PREP" 'd["migration"]["migrate_uri"]')\"")"
 fc wait-server 1 "$A" "s['migration']['state'] == 'running'" 30 >/dev/null
 fc set 1 "$A" "migration=$(mig "$M4" live source migrate 2 "\"abort\": true, \"block_migration\": true, \"dest_xml\": $(jget "$PREP" 'json.dumps(d["migration"]["dest_xml"])'), \"dest_uri\": \"$(jget "$PREP" 'd["migration"]["dest_uri"]')\", \"migrate_uri\": \"$(jget "$PREP" 'd["migration"]["migrate_uri"]')\"")"
@@ -337,8 +339,8 @@ fc remove-server 2 "$A"
 fc set 1 "$A" "migration=null"
 sleep 2
 UP_AFTER=$(console 1 "$A" | sed -n 's/^t020: up \([0-9.]*\).*/\1/p' | tail -n 1)
-check_eq "abort: the guest's boot goes on on host 1" "yes 0" \
-    "$(echo "${UP_AFTER:-0} > ${UP_BEFORE:-0}" | bc | sed 's/1/yes/;s/0/no/') $(console 1 "$A" | grep -c 'stratus-guest: booting')"
+check_eq "abort: the guest's boot goes on on host 1" "yes" \
+    "$(echo "${UP_AFTER:-0} > ${UP_BEFORE:-0}" | bc | sed 's/1/yes/;s/0/no/')"
 
 # ------------------------------------------------------------------ fencing after evacuation
 
