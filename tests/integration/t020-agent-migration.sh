@@ -37,7 +37,7 @@ SUBNET=198.18.20
 SIM=$ST_TMP/sim
 MIGDIR=$ST_TMP/migfiles
 
-plan 33
+plan 43
 
 bail() {
     echo "Bail out! $*"
