@@ -444,7 +444,7 @@ static int live_source(struct ctx *c, struct mig_srv *m)
         if (strcmp(m->state, "running"))
             migrate_set_state(m, "running");
         if (mg->abort && !(j && j->aborted)) {
-            if (virDomainAbortJob(dom) < 0 && log_rl_allow(&c->r->rl))
+            if ((!dom || virDomainAbortJob(dom) < 0) && log_rl_allow(&c->r->rl))
                 log_warnx(MOD, "server '%s': cannot abort the migration job", c->s->id);
             else
                 log_info(MOD, "server '%s': migration '%s': aborting", c->s->id, mg->id);
