@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/model.h"
 #include "common/buf.h"
 #include "common/json.h"
 #include "common/util.h"
@@ -481,11 +482,98 @@ static bool hex_equal(const char *a, const char *b)
     return strlen(a) == strlen(b) && !strcasecmp(a, b);
 }
 
+/* GET of data at 'url_path' (under the base URL) into the new file 'path',
+ * digested with 'md' on the way ('x' is initialised here and released by
+ * the caller; 'what' names the object in messages).  Returns the open
+ * descriptor (the caller checks the digest, closes and unlinks on failure)
+ * or -1 with the file removed. */
+static int get_data(struct client *c, struct xfer *x, const char *url_path, const char *path,
+                    const EVP_MD *md, const char *what, struct st_err *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    xfer_init(x, "GET");
+    if (fd < 0) {
+        st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot create '%s'", path);
+        return -1;
+    }
+    st_buf_addf(&x->url, "%s%s", c->base, url_path);
+    x->out_fd = fd;
+    x->timeout_s = 0;
+    x->body_max = CLIENT_MAX_ERROR_BODY;
+    x->md5 = EVP_MD_CTX_new();
+    if (!x->md5 || !EVP_DigestInit_ex(x->md5, md, NULL)) {
+        st_err_set(err, ST_ERR_INTERNAL, "cannot initialise a digest");
+        goto fail;
+    }
+    if (perform(c, x, err) != 0)
+        goto fail;
+    if (x->status != 200) {
+        if (x->status >= 200 && x->status < 300)
+            st_err_set(err, ST_ERR_NOT_FOUND, "controller: GET %s: %s has no data",
+                       xfer_path(c, x), what);
+        else
+            http_error(c, x, err);
+        goto fail;
+    }
+    if (fsync(fd) < 0) {
+        st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot sync '%s'", path);
+        goto fail;
+    }
+    return fd;
+fail:
+    close(fd);
+    unlink(path);
+    return -1;
+}
+
+int client_migration_get(struct client *c, const char *mig_id, const char *name, const char *path,
+                         const char *sha256_hex, int64_t size, struct st_err *err)
+{
+    struct xfer x;
+    struct st_buf url = ST_BUF_INIT, got = ST_BUF_INIT;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    int fd, rc = -1;
+
+    if (!st_is_uuid(mig_id) || !model_mig_file_name_ok(name)) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "invalid migration file '%s' of '%s'", name, mig_id);
+        return -1;
+    }
+    st_buf_addf(&url, "/internal/v1/migrations/%s/files/%s", mig_id, name);
+    fd = get_data(c, &x, url.buf, path, EVP_sha256(), "the migration file", err);
+    if (fd < 0)
+        goto out;
+    EVP_DigestFinal_ex(x.md5, md, &mdlen);
+    st_hex_encode(md, mdlen, &got);
+    if (size > 0 && x.out_len != size)
+        st_err_set(err, ST_ERR_INTERNAL,
+                   "migration file '%s': got %lld bytes from the controller, expected %lld", name,
+                   (long long) x.out_len, (long long) size);
+    else if (!hex_equal(got.buf, sha256_hex))
+        st_err_set(err, ST_ERR_INTERNAL,
+                   "migration file '%s': checksum mismatch: the data has SHA-256 %s, expected %s",
+                   name, got.buf, sha256_hex);
+    else
+        rc = 0;
+    if (close(fd) < 0 && rc == 0) {
+        st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot close '%s'", path);
+        rc = -1;
+    }
+    if (rc < 0)
+        unlink(path);
+out:
+    EVP_MD_CTX_free(x.md5);
+    xfer_release(&x);
+    st_buf_release(&url);
+    st_buf_release(&got);
+    return rc;
+}
+
 int client_image_get(struct client *c, const char *image_id, const char *path, const char *md5_hex,
                      int64_t size, struct st_err *err)
 {
     struct xfer x;
-    struct st_buf got = ST_BUF_INIT;
+    struct st_buf got = ST_BUF_INIT, url = ST_BUF_INIT;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
     int fd, rc = -1;
@@ -494,34 +582,13 @@ int client_image_get(struct client *c, const char *image_id, const char *path, c
         st_err_set(err, ST_ERR_BAD_REQUEST, "invalid image id '%s'", image_id);
         return -1;
     }
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    st_buf_addf(&url, "/internal/v1/images/%s/file", image_id);
+    fd = get_data(c, &x, url.buf, path, EVP_md5(), "the image", err);
+    st_buf_release(&url);
     if (fd < 0) {
-        st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot create '%s'", path);
+        EVP_MD_CTX_free(x.md5);
+        xfer_release(&x);
         return -1;
-    }
-    xfer_init(&x, "GET");
-    st_buf_addf(&x.url, "%s/internal/v1/images/%s/file", c->base, image_id);
-    x.out_fd = fd;
-    x.timeout_s = 0;
-    x.body_max = CLIENT_MAX_ERROR_BODY;
-    x.md5 = EVP_MD_CTX_new();
-    if (!x.md5 || !EVP_DigestInit_ex(x.md5, EVP_md5(), NULL)) {
-        st_err_set(err, ST_ERR_INTERNAL, "cannot initialise MD5");
-        goto out;
-    }
-    if (perform(c, &x, err) != 0)
-        goto out;
-    if (x.status != 200) {
-        if (x.status >= 200 && x.status < 300)
-            st_err_set(err, ST_ERR_NOT_FOUND, "controller: GET %s: image '%s' has no data",
-                       xfer_path(c, &x), image_id);
-        else
-            http_error(c, &x, err);
-        goto out;
-    }
-    if (fsync(fd) < 0) {
-        st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot sync '%s'", path);
-        goto out;
     }
     EVP_DigestFinal_ex(x.md5, md, &mdlen);
     st_hex_encode(md, mdlen, &got);
@@ -552,16 +619,13 @@ out:
     return rc;
 }
 
-int client_image_put(struct client *c, const char *image_id, const char *path, struct st_err *err)
+/* PUT of the file 'path' at 'url_path' (under the base URL), streamed. */
+static int put_data(struct client *c, const char *url_path, const char *path, struct st_err *err)
 {
     struct xfer x;
     struct stat sb;
     int fd, rc = -1;
 
-    if (!st_is_uuid(image_id)) {
-        st_err_set(err, ST_ERR_BAD_REQUEST, "invalid image id '%s'", image_id);
-        return -1;
-    }
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0 || fstat(fd, &sb) < 0) {
         st_err_sys(err, errno, ST_ERR_INTERNAL, "cannot open '%s'", path);
@@ -570,7 +634,7 @@ int client_image_put(struct client *c, const char *image_id, const char *path, s
         return -1;
     }
     xfer_init(&x, "PUT");
-    st_buf_addf(&x.url, "%s/internal/v1/images/%s/file", c->base, image_id);
+    st_buf_addf(&x.url, "%s%s", c->base, url_path);
     x.upload_fd = fd;
     x.upload_size = sb.st_size;
     x.timeout_s = 0;
@@ -585,6 +649,35 @@ int client_image_put(struct client *c, const char *image_id, const char *path, s
 out:
     close(fd);
     xfer_release(&x);
+    return rc;
+}
+
+int client_image_put(struct client *c, const char *image_id, const char *path, struct st_err *err)
+{
+    struct st_buf url = ST_BUF_INIT;
+    int rc;
+    if (!st_is_uuid(image_id)) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "invalid image id '%s'", image_id);
+        return -1;
+    }
+    st_buf_addf(&url, "/internal/v1/images/%s/file", image_id);
+    rc = put_data(c, url.buf, path, err);
+    st_buf_release(&url);
+    return rc;
+}
+
+int client_migration_put(struct client *c, const char *mig_id, const char *name, const char *path,
+                         struct st_err *err)
+{
+    struct st_buf url = ST_BUF_INIT;
+    int rc;
+    if (!st_is_uuid(mig_id) || !model_mig_file_name_ok(name)) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "invalid migration file '%s' of '%s'", name, mig_id);
+        return -1;
+    }
+    st_buf_addf(&url, "/internal/v1/migrations/%s/files/%s", mig_id, name);
+    rc = put_data(c, url.buf, path, err);
+    st_buf_release(&url);
     return rc;
 }
 

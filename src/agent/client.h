@@ -68,6 +68,19 @@ int client_image_get(struct client *c, const char *image_id, const char *path, c
 int client_image_put(struct client *c, const char *image_id, const char *path, struct st_err *err)
     __attribute__((warn_unused_result));
 
+/* Migration files (docs/agent-protocol.md "Migration"): PUT the file
+ * 'path' as file 'name' of migration 'mig_id'
+ * (/internal/v1/migrations/{id}/files/{name}), streamed; and GET it into
+ * the new file 'path' (mode 0644, created or truncated), computing its
+ * SHA-256 on the way, which must equal 'sha256_hex' (and the length 'size'
+ * when > 0); on any failure the file is removed.  'mig_id' must be a UUID
+ * and 'name' a migration file name (model_mig_file_name_ok). */
+int client_migration_put(struct client *c, const char *mig_id, const char *name, const char *path,
+                         struct st_err *err) __attribute__((warn_unused_result));
+int client_migration_get(struct client *c, const char *mig_id, const char *name, const char *path,
+                         const char *sha256_hex, int64_t size, struct st_err *err)
+    __attribute__((warn_unused_result));
+
 /* The local address this host reaches the controller from (the source
  * address the kernel picks for the controller's address; no packet is
  * sent).  Returns 0 and fills 'out' ('n' bytes), or -1 with 'err'. */

@@ -285,6 +285,24 @@ int disk_grow(const char *path, int64_t size, struct st_err *err)
     return run(cmd, SHORT_TIMEOUT, NULL, err);
 }
 
+int disk_rebase_unsafe(const char *path, const char *base, const char *base_fmt,
+                       struct st_err *err)
+{
+    struct st_cmd *cmd = cmd_new(QEMU_IMG);
+    cmd_arg(cmd, "rebase");
+    cmd_arg(cmd, "-q");
+    cmd_arg(cmd, "-u");
+    cmd_arg(cmd, "-f");
+    cmd_arg(cmd, "qcow2");
+    cmd_arg(cmd, "-F");
+    cmd_arg(cmd, base_fmt);
+    cmd_arg(cmd, "-b");
+    cmd_arg(cmd, base);
+    cmd_arg(cmd, "--");
+    cmd_arg(cmd, path);
+    return run(cmd, SHORT_TIMEOUT, NULL, err);
+}
+
 void disk_ephemeral_name(int64_t gb, struct st_buf *out)
 {
     st_buf_addf(out, "ephemeral_%" PRId64 "G_ext4", gb);

@@ -85,6 +85,13 @@ int disk_flatten(const char *src, const char *dst, struct st_err *err)
 int disk_copy(const char *src, const char *dst, struct st_err *err)
     __attribute__((warn_unused_result));
 
+/* Points the qcow2 image 'path' at the backing file 'base' (format
+ * 'base_fmt') without touching its data (qemu-img rebase -u): a disk
+ * copied from another host whose base, the same image, lives at another
+ * path here. */
+int disk_rebase_unsafe(const char *path, const char *base, const char *base_fmt,
+                       struct st_err *err) __attribute__((warn_unused_result));
+
 /* Removes what the cache holds that nobody needs: every *.part and *.tmp
  * file, and each base whose name is not in 'in_use' and whose modification
  * time is older than 'grace_s' seconds.  The bases in use get their

@@ -295,6 +295,20 @@ static int io_upload(void *opaque, const char *image_id, const char *path, struc
     return client_image_put(a->client, image_id, path, err);
 }
 
+static int io_mig_put(void *opaque, const char *mig_id, const char *name, const char *path,
+                      struct st_err *err)
+{
+    struct agent *a = opaque;
+    return client_migration_put(a->client, mig_id, name, path, err);
+}
+
+static int io_mig_get(void *opaque, const char *mig_id, const char *name, const char *path,
+                      const char *sha256_hex, int64_t size, struct st_err *err)
+{
+    struct agent *a = opaque;
+    return client_migration_get(a->client, mig_id, name, path, sha256_hex, size, err);
+}
+
 static void io_building(void *opaque, const char *server_id)
 {
     struct agent *a = opaque;
@@ -1107,10 +1121,18 @@ int main(int argc, char **argv)
             .memballoon_period = (int) cfg_int(a.cfg, "libvirt", "mem_stats_period_seconds"),
             .shutdown_timeout = (int) cfg_int(a.cfg, "DEFAULT", "shutdown_timeout"),
             .base_unused_seconds = cfg_int(a.cfg, "DEFAULT", "base_image_unused_seconds"),
+            .libvirt_uri = cfg_str(a.cfg, "libvirt", "uri"),
+            .live_migration_uri = cfg_str(a.cfg, "libvirt", "live_migration_uri"),
+            .live_migration_tls = cfg_bool(a.cfg, "libvirt", "live_migration_tls"),
+            .migration_address = *cfg_str(a.cfg, "libvirt", "live_migration_inbound_addr")
+                                     ? cfg_str(a.cfg, "libvirt", "live_migration_inbound_addr")
+                                     : a.vtep,
         };
         struct reconcile_io io = {
             .fetch = io_fetch,
             .upload = io_upload,
+            .mig_put = io_mig_put,
+            .mig_get = io_mig_get,
             .building = io_building,
             .opaque = &a,
         };

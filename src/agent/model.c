@@ -335,6 +335,8 @@ int model_server_parse(json_t *o, struct model_server *s, struct st_err *err)
         if (parse_flavor(json_object_get(v, "old_flavor"), &s->old_flavor, err) < 0)
             return -1;
     }
+    if (model_parse_migration(json_object_get(o, "migration"), &s->migration, err) < 0)
+        return -1;
     v = json_object_get(o, "nics");
     if (v && !json_is_array(v))
         return model_bad(err, "nics", "not an array");
@@ -393,6 +395,7 @@ void model_server_release(struct model_server *s)
         free(s->admin_pass);
     }
     free(s->nics);
+    model_migration_release(&s->migration);
     if (s->volumes) {
         explicit_bzero(s->volumes, (size_t) s->nvolumes * sizeof(*s->volumes));
         free(s->volumes);

@@ -160,6 +160,62 @@ struct model_volume {
     size_t nexports;
 };
 
+/*
+ * Migration between hosts (docs/agent-protocol.md "Migration"; /work
+ * MIGRATION.md): what this host's role in a server's active migration must
+ * do now.  File names are the agent's own instance file names
+ * (^[a-z][a-z0-9._-]{0,63}$, checked), never paths; the URIs the source
+ * migrates to are checked for their shape (qemu+tls|tcp://ADDR/system,
+ * tcp://ADDR[:PORT]) and carry only a checked address.
+ */
+#define MODEL_MIG_MAX_FILES 8
+#define MODEL_MIG_NAME_MAX 65
+#define MODEL_MIG_XML_MAX (1u << 20)
+#define MODEL_MIG_URI_MAX 128
+
+enum model_mig_kind { MODEL_MIG_COLD, MODEL_MIG_LIVE, MODEL_MIG_EVACUATION };
+enum model_mig_role { MODEL_MIG_SOURCE, MODEL_MIG_DEST };
+enum model_mig_state {
+    MODEL_MIGS_EXPORT,  /* cold source: shut down, upload the files */
+    MODEL_MIGS_HOLD,    /* cold source: keep everything, stopped */
+    MODEL_MIGS_RESTORE, /* cold source: revert: start the kept domain */
+    MODEL_MIGS_IMPORT,  /* cold dest: fetch the files, define, start */
+    MODEL_MIGS_PREPARE, /* live dest: disks, seed, the domain XML */
+    MODEL_MIGS_MIGRATE, /* live source: virDomainMigrateToURI3 */
+    MODEL_MIGS_CLEANUP, /* either: remove this host's copy */
+    MODEL_MIGS_REBUILD, /* evacuation dest: an ordinary build */
+    MODEL_MIGS_OTHER,   /* a state this agent does not know: nothing done */
+};
+
+struct model_mig_file {
+    char name[MODEL_MIG_NAME_MAX];
+    int64_t size;
+    char sha256[65]; /* lower-case hex */
+};
+
+struct model_migration {
+    bool present;
+    char id[MODEL_ID_MAX];
+    enum model_mig_kind kind;
+    enum model_mig_role role;
+    enum model_mig_state state;
+    char state_name[24];
+    char peer_host[MODEL_NAME_MAX];
+    char peer_host_id[MODEL_ID_MAX];
+    char peer_address[46];              /* canonical address, "" when not sent */
+    bool block_migration;
+    char *dest_xml;                     /* owned, or NULL */
+    char dest_uri[MODEL_MIG_URI_MAX];   /* "" when not sent */
+    char migrate_uri[MODEL_MIG_URI_MAX];
+    bool force_complete;
+    bool abort;
+    struct model_mig_file files[MODEL_MIG_MAX_FILES];
+    int nfiles;
+};
+
+/* Whether 'name' is a migration file name: ^[a-z][a-z0-9._-]{0,63}$. */
+bool model_mig_file_name_ok(const char *name);
+
 struct model_server {
     char id[MODEL_ID_MAX];
     char name[MODEL_NAME_MAX];
@@ -194,6 +250,7 @@ struct model_server {
     int nnics;
     struct model_attachment *volumes; /* owned; attached volumes */
     int nvolumes;
+    struct model_migration migration; /* present == false when none */
 };
 
 enum model_task_kind {

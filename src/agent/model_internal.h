@@ -49,6 +49,13 @@ bool model_mac_ok(char *s);
 int model_parse_image(json_t *o, struct model_image *img, struct st_err *err);
 void model_image_release(struct model_image *img);
 
+/* ---- model_migration.c -------------------------------------------------- */
+
+/* The "migration" member of a SERVER (null or absent: none) into '*m';
+ * release with model_migration_release(). */
+int model_parse_migration(json_t *o, struct model_migration *m, struct st_err *err);
+void model_migration_release(struct model_migration *m);
+
 /* ---- model_net.c -------------------------------------------------------- */
 
 /* The networking lists of 'doc' into 'd' (networks, ports, security

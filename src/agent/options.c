@@ -58,6 +58,17 @@ const struct cfg_opt agent_opts[] = {
      "config drive."},
     {"libvirt", "mem_stats_period_seconds", CFG_INT, "10", 0, 3600,
      "Seconds between the memory balloon's statistics updates. 0: off."},
+    {"libvirt", "live_migration_uri", CFG_STR, "qemu+tls://%s/system", 0, 0,
+     "libvirt URI of a peer host's libvirtd for peer-to-peer live migration; %s is replaced "
+     "by the peer's address (its host_ip). The destination reports it with its own address; "
+     "the source's libvirtd connects there with its client certificate."},
+    {"libvirt", "live_migration_tls", CFG_BOOL, "true", 0, 0,
+     "Migrate the guest's memory and its local disks (NBD) over QEMU's native TLS "
+     "(VIR_MIGRATE_TLS), with the certificates in /etc/pki/qemu of both hosts."},
+    {"libvirt", "live_migration_inbound_addr", CFG_STR, "", 0, 0,
+     "Address of this host that incoming live migrations use (libvirt URI, QEMU's "
+     "migration stream and NBD disk copy). Empty: [network] local_ip (or the address that "
+     "reaches the controller)."},
     {"metrics", "listen", CFG_STR, "", 0, 0,
      "Address and port of the Prometheus listener (GET /metrics, text format 0.0.4): "
      "ADDR:PORT or [ADDR]:PORT, e.g. 127.0.0.1:9361; port 0 picks a free port. It has no "
@@ -123,6 +134,16 @@ struct cfg *agent_config(const char *config_file, const struct agent_flags *flag
         st_err_set(err, ST_ERR_BAD_REQUEST, "invalid [libvirt] seed '%s': expected auto or none",
                    vt);
         goto fail;
+    }
+    vt = cfg_str(cfg, "libvirt", "live_migration_uri");
+    {
+        const char *pct = strchr(vt, '%');
+        if (!pct || pct[1] != 's' || strchr(pct + 2, '%')) {
+            st_err_set(err, ST_ERR_BAD_REQUEST,
+                       "invalid [libvirt] live_migration_uri '%s': want one %%s (the address)",
+                       vt);
+            goto fail;
+        }
     }
     if (log_level_parse(cfg_str(cfg, "DEFAULT", "log_level"), &lvl) < 0) {
         st_err_set(err, ST_ERR_BAD_REQUEST, "invalid log level '%s'",

@@ -28,6 +28,7 @@
 
 #include "agent/domain.h"
 #include "agent/instance.h"
+#include "agent/migrate.h"
 #include "agent/reconcile_internal.h"
 #include "agent/vattach.h"
 #include "agent/volume.h"
@@ -68,6 +69,7 @@ static void srv_free(struct srv *s)
     if (!s)
         return;
     st_buf_release(&s->fp);
+    migrate_srv_free(s->mig);
     free(s);
 }
 
@@ -338,12 +340,18 @@ static json_t *server_entry(struct reconciler *r, const struct model_server *s, 
     }
     instance_free(inst);
     {
-        json_t *e = json_pack("{s:s, s:s, s:i, s:I, s:s?, s:b, s:o, s:o}", "id", s->id, "state",
+        bool gone = false;
+        json_t *mig = migrate_report(r, s, sv, &gone);
+        json_t *e = gone ? reconcile_gone_entry(s->id) : json_pack("{s:s, s:s, s:i, s:I, s:s?, s:b, s:o, s:o}", "id", s->id, "state",
                               state, "power_state", virt_power_state(vi.state), "disk_generation",
                               (json_int_t) st.disk_generation, "resize", resize, "rescued",
                               have_state && st.rescued, "fault", fault, "volumes",
                               vattach_report(r->virt, name.buf, s, sv->vol_fault_att,
                                              sv->vol_fault));
+        if (gone)
+            json_decref(fault);
+        if (mig)
+            json_object_set_new(e, "migration", mig);
         st_buf_release(&name);
         return e;
     }
@@ -532,6 +540,8 @@ report:
             t = sv->pending_deadline_ns;
         if (sv->fault[0] && sv->retry_ns && (!t || sv->retry_ns < t))
             t = sv->retry_ns;
+        if (migrate_next_ns(sv) && (!t || migrate_next_ns(sv) < t))
+            t = migrate_next_ns(sv);
         if (t && (!next || t < next))
             next = t;
     }

@@ -63,6 +63,14 @@ struct reconcile_opts {
     struct volumes *vol;         /* the volume driver (borrowed), or NULL (volume.h) */
     struct mdp *metadata;        /* the metadata proxies (borrowed), or NULL */
     bool no_seed;                /* [libvirt] seed = none: a seed only for a config drive */
+    /* Live migration (migrate_live.c): the libvirt URI of this host (the
+     * migration thread opens its own connection), the URI template of a
+     * peer's libvirtd ("%s" = its address), whether QEMU's streams use TLS,
+     * and this host's own address for incoming migrations ("" = none). */
+    const char *libvirt_uri;
+    const char *live_migration_uri;
+    bool live_migration_tls;
+    const char *migration_address;
 };
 
 /* How the reconciler reaches the controller (client.c in the agent; fakes
@@ -72,6 +80,12 @@ struct reconcile_io {
     int (*fetch)(void *opaque, const struct model_image *img, const char *path, struct st_err *err);
     /* Uploads the file 'path' as the data of image 'image_id'. */
     int (*upload)(void *opaque, const char *image_id, const char *path, struct st_err *err);
+    /* Migration files (client_migration_put/get; may be NULL: no cold
+     * migration). */
+    int (*mig_put)(void *opaque, const char *mig_id, const char *name, const char *path,
+                   struct st_err *err);
+    int (*mig_get)(void *opaque, const char *mig_id, const char *name, const char *path,
+                   const char *sha256_hex, int64_t size, struct st_err *err);
     /* Slow work for 'server_id' is about to start (may be NULL): the
      * heartbeat can say "building" meanwhile. */
     void (*building)(void *opaque, const char *server_id);

@@ -9,7 +9,9 @@
  *   reconcile_steps.c  one server's build and power steps, converge
  *   reconcile_tasks.c  tasks: reboot, console log, snapshot, volume tasks
  *   reconcile_gc.c     housekeeping: removing servers, leftover domains and
- *                      directories, the image cache */
+ *                      directories, the image cache
+ *   migrate.c          a server's migration between hosts: cold, and the
+ *   migrate_live.c     live one (migrate.h), hooked into one server's pass */
 #ifndef ST_AGENT_RECONCILE_INTERNAL_H
 #define ST_AGENT_RECONCILE_INTERNAL_H
 
@@ -42,6 +44,7 @@ enum pending {
     PEND_STOP,   /* desired power "stopped" */
     PEND_REBOOT, /* a SOFT reboot task ('task_id') */
     PEND_RESIZE, /* powering off before the resize backup */
+    PEND_MIGRATE, /* powering off before a cold migration's export */
 };
 
 /* Where one server's build went, in ns: summed over its steps until the
@@ -79,6 +82,7 @@ struct srv {
     bool check_volumes; /* the live domain may have volume disks to match (true at first) */
     char vol_fault_att[MODEL_ID_MAX]; /* attachment whose hot-plug failed, "" if none */
     char vol_fault[ST_ERR_MSG_MAX];   /* its failure, reported on the attachment */
+    struct mig_srv *mig; /* migrate.c's memory of its migration, or NULL */
 };
 
 /* Slow libvirt work of a pass, run side by side once every server has been
@@ -185,6 +189,22 @@ int reconcile_check_owner(struct reconciler *r, const char *name, struct st_err 
     __attribute__((warn_unused_result));
 /* Reloads the domain's state into 'c->vi'. */
 int reconcile_refresh(struct ctx *c, struct st_err *err) __attribute__((warn_unused_result));
+/* Powers the domain off at once; and asks for a clean shutdown, waiting
+ * (across passes) up to 'timeout_s' before powering off: 1 when off, 0
+ * while shutting down, -1 on error. */
+int reconcile_power_off_hard(struct ctx *c, struct st_err *err)
+    __attribute__((warn_unused_result));
+int reconcile_power_off_clean(struct ctx *c, enum pending why, const char *task_id, int timeout_s,
+                              struct st_err *err) __attribute__((warn_unused_result));
+/* Makes sure image 'img' is cached (as the build does); appends its path
+ * to 'path' (may be NULL). */
+int reconcile_ensure_base(struct reconciler *r, struct srv *sv, const struct model_image *img,
+                          bool kind_disk, struct st_buf *path, struct st_err *err)
+    __attribute__((warn_unused_result));
+/* The domain XML the pass would define for 'c' (its paths, this host's
+ * owner mark, the effective flavor), into 'xml'. */
+int reconcile_domain_xml(struct ctx *c, struct st_buf *xml, struct st_err *err)
+    __attribute__((warn_unused_result));
 /* One server's pass: builds what is missing of desired server 's' and
  * brings its power to the desired state; faults land in 'sv'. */
 void reconcile_converge(struct reconciler *r, const struct model_server *s, struct srv *sv);

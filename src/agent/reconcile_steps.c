@@ -15,6 +15,7 @@
 #include "agent/disk.h"
 #include "agent/domain.h"
 #include "agent/instance.h"
+#include "agent/migrate.h"
 #include "agent/seed.h"
 #include "agent/vattach.h"
 #include "agent/volume.h"
@@ -86,7 +87,7 @@ static int fetch_cb(void *opaque, const struct model_image *img, const char *pat
 }
 
 /* Makes sure 'img' is cached; appends its path to 'path' (may be NULL). */
-static int ensure_base(struct reconciler *r, struct srv *sv, const struct model_image *img,
+int reconcile_ensure_base(struct reconciler *r, struct srv *sv, const struct model_image *img,
                        bool kind_disk, struct st_buf *path, struct st_err *err)
 {
     struct st_buf p = ST_BUF_INIT, probe = ST_BUF_INIT;
@@ -135,7 +136,7 @@ static int save_state(struct ctx *c, struct st_err *err)
 }
 
 /* Powers the domain off at once (before its disks change under it). */
-static int power_off_hard(struct ctx *c, struct st_err *err)
+int reconcile_power_off_hard(struct ctx *c, struct st_err *err)
 {
     if (c->vi.state == VIRT_MISSING || c->vi.state == VIRT_SHUTOFF)
         return 0;
@@ -150,8 +151,8 @@ static int power_off_hard(struct ctx *c, struct st_err *err)
 /* Asks for a clean shutdown and waits (across passes) for it, powering off
  * when the deadline passes.  Returns 1 when the domain is off, 0 while it
  * is still shutting down, -1 on error. */
-static int power_off_clean(struct ctx *c, enum pending why, const char *task_id, int timeout_s,
-                           struct st_err *err)
+int reconcile_power_off_clean(struct ctx *c, enum pending why, const char *task_id, int timeout_s,
+                              struct st_err *err)
 {
     struct srv *sv = c->sv;
     int64_t now = st_mono_ns();
@@ -165,7 +166,7 @@ static int power_off_clean(struct ctx *c, enum pending why, const char *task_id,
     }
     if (c->vi.state != VIRT_RUNNING || timeout_s <= 0) {
         /* Paused, crashed or suspended guests cannot take the ACPI button. */
-        if (power_off_hard(c, err) < 0)
+        if (reconcile_power_off_hard(c, err) < 0)
             return -1;
         sv->pending = PEND_NONE;
         return 1;
@@ -174,7 +175,7 @@ static int power_off_clean(struct ctx *c, enum pending why, const char *task_id,
         if (now < sv->pending_deadline_ns)
             return 0;
         log_info(MOD, "server '%s': no clean shutdown after %d s: powering off", sv->id, timeout_s);
-        if (power_off_hard(c, err) < 0)
+        if (reconcile_power_off_hard(c, err) < 0)
             return -1;
         sv->pending = PEND_NONE;
         return 1;
@@ -218,11 +219,11 @@ static int step_root_disk(struct ctx *c, struct st_err *err)
                  ")",
                  s->id, s->image.id, c->st.disk_generation, s->disk_generation);
     /* Nothing may run on the old disk while it is replaced. */
-    if (power_off_hard(c, err) < 0)
+    if (reconcile_power_off_hard(c, err) < 0)
         goto out;
     c->step = "image";
     /* Booted from a volume: no root disk of its own (VOLUMES.md). */
-    if (!model_boot_volume(s) && ensure_base(c->r, c->sv, &s->image, true, &base, err) < 0)
+    if (!model_boot_volume(s) && reconcile_ensure_base(c->r, c->sv, &s->image, true, &base, err) < 0)
         goto out;
     c->step = "disk";
     t0 = st_mono_ns();
@@ -317,9 +318,9 @@ static int step_boot_files(struct ctx *c, struct st_err *err)
     const struct model_image *k = s->rescue ? &s->rescue_kernel : &s->kernel;
     const struct model_image *rd = s->rescue ? &s->rescue_ramdisk : &s->ramdisk;
     c->step = "image";
-    if (k->present && ensure_base(c->r, c->sv, k, false, &c->kernel, err) < 0)
+    if (k->present && reconcile_ensure_base(c->r, c->sv, k, false, &c->kernel, err) < 0)
         return -1;
-    if (rd->present && ensure_base(c->r, c->sv, rd, false, &c->initrd, err) < 0)
+    if (rd->present && reconcile_ensure_base(c->r, c->sv, rd, false, &c->initrd, err) < 0)
         return -1;
     return 0;
 }
@@ -337,8 +338,8 @@ static int step_rescue(struct ctx *c, struct st_err *err)
         if (c->st.rescued && reconcile_file_exists(rdisk))
             return 0;
         building(c->r, s->id);
-        if (power_off_hard(c, err) < 0 ||
-            ensure_base(c->r, c->sv, &s->rescue_image, true, &base, err) < 0 ||
+        if (reconcile_power_off_hard(c, err) < 0 ||
+            reconcile_ensure_base(c->r, c->sv, &s->rescue_image, true, &base, err) < 0 ||
             disk_create_overlay(rdisk, base.buf, disk_base_format(&s->rescue_image), 0, err) < 0)
             goto out;
         c->st.rescued = true;
@@ -351,7 +352,7 @@ static int step_rescue(struct ctx *c, struct st_err *err)
                 goto out;
             return 0;
         }
-        if (power_off_hard(c, err) < 0 || unlink_ok(rdisk, err) < 0)
+        if (reconcile_power_off_hard(c, err) < 0 || unlink_ok(rdisk, err) < 0)
             goto out;
         c->st.rescued = false;
         if (save_state(c, err) < 0)
@@ -389,7 +390,7 @@ static int step_resize(struct ctx *c, struct st_err *err)
         return 1;
     case MODEL_RESIZE_RESIZING:
         if (!c->st.resize_backup) {
-            r = power_off_clean(c, PEND_RESIZE, NULL, c->r->opts.shutdown_timeout, err);
+            r = reconcile_power_off_clean(c, PEND_RESIZE, NULL, c->r->opts.shutdown_timeout, err);
             if (r <= 0)
                 return r;
             building(c->r, s->id);
@@ -420,7 +421,7 @@ static int step_resize(struct ctx *c, struct st_err *err)
         return 1;
     case MODEL_RESIZE_REVERTING:
         if (c->st.resize_backup) {
-            if (power_off_hard(c, err) < 0)
+            if (reconcile_power_off_hard(c, err) < 0)
                 return -1;
             /* A backup already moved back by a pass that died before
              * saving the state is simply not there any more. */
@@ -444,7 +445,7 @@ static const struct model_flavor *effective_flavor(const struct model_server *s)
     return s->resize == MODEL_RESIZE_REVERTING ? &s->old_flavor : &s->flavor;
 }
 
-static int step_domain(struct ctx *c, struct st_err *err)
+int reconcile_domain_xml(struct ctx *c, struct st_buf *xml, struct st_err *err)
 {
     const struct model_server *s = c->s;
     struct model_server eff = *s; /* shallow: only the flavor differs */
@@ -456,13 +457,10 @@ static int step_domain(struct ctx *c, struct st_err *err)
         .memballoon_period = c->r->opts.memballoon_period,
         .host_id = c->r->host_id,
     };
-    struct st_buf xml = ST_BUF_INIT, old = ST_BUF_INIT;
-    struct st_err rerr = ST_ERR_INIT;
     struct domain_volume vols[MODEL_MAX_ATTACHMENTS];
     struct st_buf usage[MODEL_MAX_ATTACHMENTS];
-    int rc = -1;
+    int rc;
 
-    c->step = "domain";
     eff.flavor = *f;
     for (int i = 0; i < s->nvolumes; i++) {
         const struct model_attachment *a = &s->volumes[i];
@@ -495,7 +493,22 @@ static int step_domain(struct ctx *c, struct st_err *err)
     paths.initrd = c->initrd.len ? c->initrd.buf : NULL;
     if (s->rescue)
         paths.rescue_disk = instance_path(c->inst, INSTANCE_DISK_RESCUE);
-    if (domain_xml_render(&eff, &paths, &dopts, &xml, err) < 0)
+    rc = domain_xml_render(&eff, &paths, &dopts, xml, err);
+    for (int i = 0; i < s->nvolumes; i++)
+        st_buf_release(&usage[i]);
+    return rc;
+}
+
+static int step_domain(struct ctx *c, struct st_err *err)
+{
+    const struct model_server *s = c->s;
+    const struct model_flavor *f = effective_flavor(s);
+    struct st_buf xml = ST_BUF_INIT, old = ST_BUF_INIT;
+    struct st_err rerr = ST_ERR_INIT;
+    int rc = -1;
+
+    c->step = "domain";
+    if (reconcile_domain_xml(c, &xml, err) < 0)
         goto out;
     if (st_read_file(instance_path(c->inst, INSTANCE_DOMAIN_XML), 1 << 20, &old, &rerr) < 0)
         st_buf_reset(&old);
@@ -525,8 +538,6 @@ static int step_domain(struct ctx *c, struct st_err *err)
     }
     rc = 0;
 out:
-    for (int i = 0; i < s->nvolumes; i++)
-        st_buf_release(&usage[i]);
     st_buf_release(&xml);
     st_buf_release(&old);
     return rc;
@@ -606,12 +617,12 @@ static int step_power(struct ctx *c, struct st_err *err)
         break;
     case MODEL_POWER_STOPPED:
         if (seen == VIRT_SUSPENDED) {
-            rc = power_off_hard(c, err);
+            rc = reconcile_power_off_hard(c, err);
             break;
         }
         if (seen == VIRT_SHUTOFF || seen == VIRT_MISSING)
             acted = false;
-        rc = power_off_clean(c, PEND_STOP, NULL, r->opts.shutdown_timeout, err);
+        rc = reconcile_power_off_clean(c, PEND_STOP, NULL, r->opts.shutdown_timeout, err);
         rc = rc < 0 ? -1 : 0;
         break;
     case MODEL_POWER_PAUSED:
@@ -723,7 +734,12 @@ void reconcile_converge(struct reconciler *r, const struct model_server *s, stru
         goto out; /* backing off */
 
     c.inst = instance_new(r->opts.instances_path, s->id, &err);
-    if (!c.inst || instance_mkdir(c.inst, &err) < 0)
+    if (!c.inst)
+        goto fail;
+    /* A migration's state may own the pass (migrate.h). */
+    if (!migrate_step(&c, MIG_PHASE_PRE))
+        goto done;
+    if (instance_mkdir(c.inst, &err) < 0)
         goto fail;
     c.step = "state";
     if (instance_state_load(c.inst, &c.st, &err) < 0)
@@ -736,6 +752,8 @@ void reconcile_converge(struct reconciler *r, const struct model_server *s, stru
     if (reconcile_refresh(&c, &err) < 0 ||
         (c.vi.state != VIRT_MISSING && reconcile_check_owner(r, c.name.buf, &err) < 0))
         goto fail;
+    if (!migrate_step(&c, MIG_PHASE_LOADED))
+        goto done;
     if (step_root_disk(&c, &err) < 0)
         goto fail;
     memcpy(sv->base_image, c.st.image_id, strlen(c.st.image_id) + 1);
@@ -753,6 +771,8 @@ void reconcile_converge(struct reconciler *r, const struct model_server *s, stru
     c.step = "volumes";
     if (vattach_prepare(r->virt, r->host_id, s, &err) < 0)
         goto fail;
+    if (!migrate_step(&c, MIG_PHASE_DOMAIN))
+        goto done;
     if (step_domain(&c, &err) < 0 || step_power(&c, &err) < 0)
         goto fail;
     c.step = "volumes";

@@ -302,6 +302,18 @@ int virt_define(struct virt *v, const char *xml, struct st_err *err)
         lv_err(err, "defining a domain", NULL);
         return -1;
     }
+    /* Fencing: only the agent starts a domain, after the controller said
+     * so; a host that comes back (evacuated meanwhile) must never have
+     * libvirtd start its old copy on its own. */
+    {
+        int autostart = 0;
+        if (virDomainGetAutostart(dom, &autostart) == 0 && autostart &&
+            virDomainSetAutostart(dom, 0) < 0) {
+            lv_err(err, "turning a domain's autostart off", NULL);
+            virDomainFree(dom);
+            return -1;
+        }
+    }
     virDomainFree(dom);
     return 0;
 }

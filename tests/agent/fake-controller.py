@@ -15,6 +15,11 @@ It keeps everything in one directory DIR:
   DIR/registrations.jsonl
   DIR/tasks/<id>.json  the report entry of each finished task
   DIR/port             the port it listens on (written once listening)
+  MIGDIR/<migration id>/<name>
+                       migration files (docs/agent-protocol.md "Migration"):
+                       PUT and GET /internal/v1/migrations/<id>/files/<name>;
+                       MIGDIR is DIR/migrations unless --migrations-dir says
+                       (two fake controllers, one per host, share one)
 
 Like the controller it retires finished tasks (removes them from the desired
 state) and drops a deleted server once the agent reports it "gone"; both
@@ -22,7 +27,8 @@ bump the revision.  Long-polls wait for the revision to pass "after".
 
 Usage:
   fake-controller.py serve DIR [--host NAME] [--report-interval N] [--port N]
-                                [--image-delay SECONDS]
+                                [--image-delay SECONDS] [--listen ADDR]
+                                [--migrations-dir MIGDIR]
   fake-controller.py add-server DIR JSON        (a SERVER object)
   fake-controller.py remove-server DIR SERVER_ID  (gone from the desired state at
                                                 once, as if deleted while the agent
@@ -51,6 +57,7 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -58,6 +65,8 @@ import urllib.parse
 import uuid
 
 LOCK = threading.Lock()
+MIG_FILE = re.compile(r"^[a-z][a-z0-9._-]{0,63}$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def locked(d):
@@ -157,11 +166,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
         q = urllib.parse.parse_qs(u.query)
         return parts, q
 
+    def mig_file(self, parts):
+        """The path of migration file /internal/v1/migrations/ID/files/NAME."""
+        if (parts[:3] == ["internal", "v1", "migrations"] and len(parts) == 6 and
+                parts[4] == "files" and UUID.match(parts[3]) and MIG_FILE.match(parts[5])):
+            return os.path.join(self.server.migdir, parts[3], parts[5])
+        return None
+
     def do_GET(self):
         if not self.auth():
             return
         parts, q = self.route()
         d = self.server.dir
+        mf = self.mig_file(parts)
+        if mf:
+            if not os.path.isfile(mf):
+                self.fault(404, "Not Found", "no migration file %s" % parts[5])
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(os.path.getsize(mf)))
+            self.end_headers()
+            with open(mf, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    self.wfile.write(chunk)
+            with LOCK, open(os.path.join(d, "migration-gets.log"), "a") as f:
+                f.write("%s/%s\n" % (parts[3], parts[5]))
+            return
         if parts[:3] == ["internal", "v1", "hosts"] and len(parts) == 5 and parts[4] == "desired":
             if not self.host_ok(parts[3]):
                 return
@@ -206,9 +237,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         parts, _ = self.route()
         d = self.server.dir
-        if parts[:3] == ["internal", "v1", "images"] and len(parts) == 5 and parts[4] == "file":
-            os.makedirs(os.path.join(d, "uploads"), exist_ok=True)
-            path = os.path.join(d, "uploads", os.path.basename(parts[3]))
+        mf = self.mig_file(parts)
+        if mf or (parts[:3] == ["internal", "v1", "images"] and len(parts) == 5 and
+                  parts[4] == "file"):
+            if mf:
+                os.makedirs(os.path.dirname(mf), exist_ok=True)
+                path = mf
+            else:
+                os.makedirs(os.path.join(d, "uploads"), exist_ok=True)
+                path = os.path.join(d, "uploads", os.path.basename(parts[3]))
             n = int(self.headers.get("Content-Length") or 0)
             with open(path + ".tmp", "wb") as f:
                 while n > 0:
@@ -314,6 +351,8 @@ def serve(d, args):
     interval = 10
     port = 0
     image_delay = 0.0
+    listen = "127.0.0.1"
+    migdir = os.path.join(d, "migrations")
     i = 0
     while i < len(args):
         if args[i] == "--host":
@@ -324,6 +363,10 @@ def serve(d, args):
             port = int(args[i + 1])
         elif args[i] == "--image-delay":
             image_delay = float(args[i + 1])
+        elif args[i] == "--listen":
+            listen = args[i + 1]
+        elif args[i] == "--migrations-dir":
+            migdir = args[i + 1]
         else:
             sys.exit("fake-controller: unknown option %s" % args[i])
         i += 2
@@ -338,8 +381,9 @@ def serve(d, args):
             f.write(str(uuid.uuid4()) + "\n")
     with open(os.path.join(d, "host_id")) as f:
         host_id = f.read().strip()
-    srv = Server(("127.0.0.1", port), Handler)
+    srv = Server((listen, port), Handler)
     srv.dir = d
+    srv.migdir = migdir
     srv.host = host
     srv.host_id = host_id
     srv.report_interval = interval
