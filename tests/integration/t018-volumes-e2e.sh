@@ -14,6 +14,10 @@
 # that are cheap here (delete in-use 400, shrink 400, over quota 413), and
 # nothing is left: no volume or snapshot file, backup, domain, target or
 # libvirt secret.
+#
+# Every action and every value checked goes through the CLI; the polls that
+# wait in between are API calls (curl): a CLI call is a python start, 1-2 s
+# of a small machine's CPU, and the waits made over a hundred of them.
 . "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
@@ -60,13 +64,21 @@ check "upload the test guest images" upload_guest
 POOL=$ST_DATA/volumes
 BACKUPS=$ST_DATA/backups
 PROJECT=$(os token issue -f value -c project_id)
+ST_TOKEN=$(os token issue -f value -c id)
+api() { curl -s -H "X-Auth-Token: $ST_TOKEN" -H 'Content-Type: application/json' "${@:2}" "$ST_URL$1"; }
+# api_field COLLECTION-PATH KEY NAME FIELD: FIELD of the item named NAME
+# ("none" when there is none).
+api_field() {
+    api "$1" | jq -r --arg n "$3" --arg f "$4" "[.$2[] | select(.name == \$n)][0][\$f] // \"none\""
+}
 
 vstatus() { os volume show "$1" -f value -c status 2>&1; }
+vpoll() { api_field "/volume/v3/$PROJECT/volumes/detail" volumes "$1" status; }
 # wait_vstatus VOLUME STATUS [SECONDS]
 wait_vstatus() {
     local got=
     for _ in $(seq $((${3:-60} * 4))); do
-        got=$(vstatus "$1")
+        got=$(vpoll "$1")
         [ "$got" = "$2" ] && return 0
         case $got in error*) break ;; esac
         sleep 0.25
@@ -77,7 +89,7 @@ wait_vstatus() {
 wait_snapshot() { # SNAPSHOT STATUS
     local got=
     for _ in $(seq 240); do
-        got=$(os volume snapshot show "$1" -f value -c status 2>&1)
+        got=$(api_field "/volume/v3/$PROJECT/snapshots/detail" snapshots "$1" status)
         [ "$got" = "$2" ] && return 0
         sleep 0.25
     done
@@ -87,24 +99,67 @@ wait_snapshot() { # SNAPSHOT STATUS
 wait_backup() { # BACKUP STATUS
     local got=
     for _ in $(seq 480); do
-        got=$(os volume backup show "$1" -f value -c status 2>&1)
+        got=$(api_field "/volume/v3/$PROJECT/backups/detail" backups "$1" status)
         [ "$got" = "$2" ] && return 0
         sleep 0.25
     done
     echo "# backup $1 is '$got'"
     return 1
 }
-vid() { os volume show "$1" -f value -c id 2>&1; }
+vid() { api_field "/volume/v3/$PROJECT/volumes/detail" volumes "$1" id; }
 ser() { echo "$1" | cut -c1-20; }
 console_of() { os console log show "$1" 2>/dev/null | tr -d '\r'; }
-# see "what" SERVER ERE [SECONDS]: the server's console shows the line.
+# delete_servers NAME...: server delete (all at once: --wait deletes one and
+# polls it every 5 s before the next), then until none is listed.
+delete_servers() {
+    local s left gone
+    os server delete "$@" || return 1
+    for _ in $(seq 480); do
+        left=$(api "/compute/v2.1/servers")
+        if jq -e '.servers | type == "array"' <<<"$left" >/dev/null 2>&1; then
+            left=$(jq -r '.servers[].name' <<<"$left")
+            gone=yes
+            for s in "$@"; do grep -qx "$s" <<<"$left" && gone=no; done
+            [ $gone = yes ] && return 0
+        fi
+        sleep 0.25
+    done
+    echo "# still there: $(echo $left)"
+    return 1
+}
+# see "what" SERVER ERE [SECONDS]: the server's console shows the line
+# (polled every 0.25 s through the API: os-getConsoleOutput).
+sid() { api "/compute/v2.1/servers/detail" | jq -r --arg n "$1" '[.servers[] | select(.name == $n)][0].id'; }
+console_api() {
+    api "/compute/v2.1/servers/$1/action" -X POST -d '{"os-getConsoleOutput": {}}' | jq -r .output | tr -d '\r'
+}
 see() {
-    if wait_console "$2" "$3" "${4:-90}" >/dev/null; then
-        ok "$1"
-    else
-        not_ok "$1"
-        echo "#   expected on $2's console: $3"
-    fi
+    local id out=
+    id=$(sid "$2")
+    for _ in $(seq $((${4:-90} * 4))); do
+        out=$(console_api "$id")
+        if printf '%s' "$out" | grep -Eq -- "$3"; then
+            ok "$1"
+            return
+        fi
+        sleep 0.25
+    done
+    not_ok "$1"
+    echo "#   expected on $2's console: $3"
+    printf '%s\n' "$out" | tail -n 15 | sed 's/^/# console: /'
+}
+# wait_active SERVER [SECONDS]
+wait_active() {
+    local id got=
+    id=$(sid "$1")
+    for _ in $(seq $((${2:-$ST_BOOT_TIMEOUT} * 4))); do
+        got=$(api "/compute/v2.1/servers/$id" | jq -r .server.status)
+        [ "$got" = ACTIVE ] && return 0
+        [ "$got" = ERROR ] && break
+        sleep 0.25
+    done
+    echo "# $1 is '$got', not ACTIVE"
+    return 1
 }
 # attach SERVER VOLUME: server add volume, then in-use
 attach() {
@@ -187,8 +242,8 @@ for i in 1 2; do
     check "server create --nic none --user-data (the watcher) vm$i" os "${NOVA[@]}" server create \
         --image testguest --flavor tiny --nic none --user-data "$ST_TMP/ud$i" "vm$i"
 done
-check "vm1 is ACTIVE" wait_status vm1 ACTIVE
-check "vm2 is ACTIVE" wait_status vm2 ACTIVE
+check "vm1 is ACTIVE" wait_active vm1
+check "vm2 is ACTIVE" wait_active vm2
 see "vm1 is ready" vm1 'stratus-guest: ready' 240
 see "vm2 is ready" vm2 'stratus-guest: ready' 240
 
@@ -207,7 +262,7 @@ out=$(os "${NOVA[@]}" server show vm1 -f json 2>&1 | jq -r '.volumes_attached | 
 check_match "server show vm1 lists v1 in volumes_attached" "$V1" "$out"
 see "vm1 wrote the pattern with dd" vm1 "t018: wrote vd[a-z]+ serial=$W1 data=$PA"
 
-res=$(ST_TOKEN=$(os token issue -f value -c id) http DELETE "/volume/v3/$PROJECT/volumes/$V1")
+res=$(http DELETE "/volume/v3/$PROJECT/volumes/$V1")
 check_match "deleting an in-use volume is 400" '^400 .*badRequest' "$res"
 out=$(os volume create --size 5000 huge 2>&1)
 check_match "a size over the quota is 413" 'HTTP 413|exceed' "$out"
@@ -240,7 +295,7 @@ check "volume set --size 2 v2 (attached)" os volume set --size 2 v2
 check "v2 is in-use again" wait_vstatus v2 in-use
 check_eq "v2 is 2 GiB" 2 "$(os volume show v2 -f value -c size 2>&1)"
 see "the guest sees v2 grow to 2 GiB" vm2 "t018: disk vd[a-z]+ serial=$(ser "$V2") size=4194304 "
-res=$(ST_TOKEN=$(os token issue -f value -c id) http POST "/volume/v3/$PROJECT/volumes/$V2/action" \
+res=$(http POST "/volume/v3/$PROJECT/volumes/$V2/action" \
     -d '{"os-extend": {"new_size": 1}}')
 check_match "shrinking is 400" '^400 .*badRequest' "$res"
 check "server remove volume vm2 v2" detach vm2 v2
@@ -251,10 +306,10 @@ check "volume backup create --name b1 v1" os volume backup create --name b1 v1
 check "b1 becomes available" wait_backup b1 available
 diag "backup of a 1 GiB volume (a few bytes written): available after $((($(date +%s%N) - t0) / 1000000)) ms"
 check "volume snapshot delete s1" os volume snapshot delete s1
-for _ in $(seq 120); do os volume snapshot show s1 >/dev/null 2>&1 || break; sleep 0.25; done
+for _ in $(seq 120); do [ "$(api_field "/volume/v3/$PROJECT/snapshots/detail" snapshots s1 id)" = none ] && break; sleep 0.25; done
 check_fail "s1 is gone" os volume snapshot show s1
 check "volume delete v1" os volume delete v1
-for _ in $(seq 120); do os volume show v1 >/dev/null 2>&1 || break; sleep 0.25; done
+for _ in $(seq 120); do [ "$(vpoll v1)" = none ] && break; sleep 0.25; done
 check_fail "v1 is gone" os volume show v1
 for _ in $(seq 40); do [ -e "$POOL/volume-$V1.qcow2" ] || break; sleep 0.25; done
 check_eq "its file and the snapshot's are gone from the pool" "" \
@@ -285,29 +340,33 @@ for _ in $(seq 40); do [ "$(iqns)" = "$iqn0" ] && break; sleep 0.25; done
 check_eq "its target is gone with the attachment" "$iqn0" "$(iqns)"
 
 # ---- boot from a volume made from the test image ---------------------------
-check "server delete vm1" os server delete --wait vm1
+check "server delete vm1" delete_servers vm1
 t0=$(date +%s%N)
 check "volume create --image testguest --size 1 --bootable bootvol" \
     os volume create --image testguest --size 1 --bootable bootvol
 check "bootvol becomes available" wait_vstatus bootvol available 120
 diag "1 GiB volume from the test image: available after $((($(date +%s%N) - t0) / 1000000)) ms"
 check_eq "bootvol is bootable" true "$(os volume show bootvol -f value -c bootable 2>&1)"
-check "server create --volume bootvol --wait vm3" \
-    os "${NOVA[@]}" server create --volume bootvol --flavor tiny --nic none --wait vm3
+create_vm3() {
+    os "${NOVA[@]}" server create --volume bootvol --flavor tiny --nic none vm3 >/dev/null &&
+        wait_active vm3
+}
+check "server create --volume bootvol vm3: ACTIVE" create_vm3
 see "vm3 boots from the volume" vm3 'stratus-guest: ready' 240
 log=$(console_of vm3)
 check_match "its root file system is the image's (disk=testguest)" 'disk=testguest' "$log"
 check_eq "bootvol is in-use by vm3" in-use "$(vstatus bootvol)"
 check_match "server show vm3 lists bootvol" "$(vid bootvol)" \
     "$(os "${NOVA[@]}" server show vm3 -f json 2>&1 | jq -r '.volumes_attached | tostring')"
-check "server delete vm2 vm3" os server delete --wait vm2 vm3
+check "server delete vm2 vm3" delete_servers vm2 vm3
 check "bootvol is available again" wait_vstatus bootvol available
 
 # ---- nothing left -------------------------------------------------------------
 check "volume backup delete b1" os volume backup delete b1
 check "volume delete v2 v3 vi bootvol" os volume delete v2 v3 vi bootvol
 for _ in $(seq 120); do
-    [ -z "$(os volume list -f value -c ID 2>/dev/null)" ] && [ -z "$(os volume backup list -f value -c ID 2>/dev/null)" ] &&
+    [ "$(api "/volume/v3/$PROJECT/volumes" | jq '.volumes | length')" = 0 ] &&
+        [ "$(api "/volume/v3/$PROJECT/backups" | jq '.backups | length')" = 0 ] &&
         [ -z "$(ls "$POOL" 2>/dev/null | grep -E '^(volume|snapshot)-')" ] && [ -z "$(ls -A "$BACKUPS" 2>/dev/null)" ] && break
     sleep 0.5
 done
