@@ -88,6 +88,14 @@ struct mig_live_args {
     bool tls;
     bool block;
 };
+/* The definition the destination gets: the running guest's migratable
+ * XML 'src_xml' (its device addresses and the devices libvirt added, which
+ * libvirt's ABI check compares) with every path under the source's
+ * instances path moved under the destination's (both found from the
+ * serial console's log file, INSTANCES/UUID/console.log) and the
+ * destination's <metadata> (its owner mark), from 'dest_xml'. */
+int migrate_live_merge_xml(const char *src_xml, const char *dest_xml, struct st_buf *out,
+                           struct st_err *err) __attribute__((warn_unused_result));
 /* The flags and parameters of virDomainMigrateToURI3 for 'a'; '*params'
  * gets a new array (virTypedParamsFree). */
 int migrate_live_params(const struct mig_live_args *a, virTypedParameterPtr *params, int *n,

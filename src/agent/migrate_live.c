@@ -137,6 +137,127 @@ fail:
     return -1;
 }
 
+/* Rewrites every attribute value and text of 'n' and below that starts
+ * with "'from'/" to start with "'to'/". */
+static void rewrite_paths(xmlNodePtr n, const char *from, const char *to)
+{
+    size_t fl = strlen(from);
+    for (; n; n = n->next) {
+        if (n->type == XML_ELEMENT_NODE) {
+            for (xmlAttrPtr a = n->properties; a; a = a->next) {
+                xmlChar *v = xmlNodeGetContent((xmlNodePtr) a);
+                if (v && !strncmp((char *) v, from, fl) && v[fl] == '/') {
+                    struct st_buf nv = ST_BUF_INIT;
+                    st_buf_addf(&nv, "%s%s", to, (char *) v + fl);
+                    xmlSetProp(n, a->name, BAD_CAST nv.buf);
+                    st_buf_release(&nv);
+                }
+                xmlFree(v);
+            }
+            rewrite_paths(n->children, from, to);
+        } else if (n->type == XML_TEXT_NODE && n->content &&
+                   !strncmp((char *) n->content, from, fl) && n->content[fl] == '/') {
+            struct st_buf nv = ST_BUF_INIT;
+            st_buf_addf(&nv, "%s%s", to, (char *) n->content + fl);
+            xmlNodeSetContent(n, BAD_CAST nv.buf);
+            st_buf_release(&nv);
+        }
+    }
+}
+
+static xmlNodePtr child(xmlNodePtr n, const char *name)
+{
+    for (n = n ? n->children : NULL; n; n = n->next)
+        if (n->type == XML_ELEMENT_NODE && !xmlStrcmp(n->name, BAD_CAST name))
+            return n;
+    return NULL;
+}
+
+/* The instances path of domain XML 'doc' for server 'uuid': what comes
+ * before "/UUID/console.log" in its serial console's log (every file of
+ * an instance is under INSTANCES/UUID/). */
+static int instances_of(xmlDocPtr doc, const char *uuid, struct st_buf *out)
+{
+    xmlNodePtr log = child(child(child(xmlDocGetRootElement(doc), "devices"), "serial"), "log");
+    xmlChar *file = log ? xmlGetProp(log, BAD_CAST "file") : NULL;
+    struct st_buf tail = ST_BUF_INIT;
+    int rc = -1;
+    st_buf_addf(&tail, "/%s/%s", uuid, instance_file_name(INSTANCE_CONSOLE_LOG));
+    if (file && strlen((char *) file) > tail.len &&
+        !strcmp((char *) file + strlen((char *) file) - tail.len, tail.buf)) {
+        st_buf_add(out, (char *) file, strlen((char *) file) - tail.len);
+        rc = 0;
+    }
+    xmlFree(file);
+    st_buf_release(&tail);
+    return rc;
+}
+
+int migrate_live_merge_xml(const char *src_xml, const char *dest_xml, struct st_buf *out,
+                           struct st_err *err)
+{
+    int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
+    xmlDocPtr src = xmlReadMemory(src_xml, (int) strlen(src_xml), "source.xml", NULL, opts);
+    xmlDocPtr dst = xmlReadMemory(dest_xml, (int) strlen(dest_xml), "dest.xml", NULL, opts);
+    xmlNodePtr sroot = src ? xmlDocGetRootElement(src) : NULL;
+    xmlNodePtr droot = dst ? xmlDocGetRootElement(dst) : NULL;
+    struct st_buf sp = ST_BUF_INIT, dp = ST_BUF_INIT;
+    xmlChar *uuid = NULL, *duuid = NULL, *mem = NULL;
+    xmlNodePtr smeta, dmeta;
+    int len = 0, rc = -1;
+
+    if (!sroot || !droot) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "migrate: cannot parse the domain XML");
+        goto out;
+    }
+    uuid = child(sroot, "uuid") ? xmlNodeGetContent(child(sroot, "uuid")) : NULL;
+    duuid = child(droot, "uuid") ? xmlNodeGetContent(child(droot, "uuid")) : NULL;
+    if (!uuid || !duuid || xmlStrcasecmp(uuid, duuid) || !st_is_uuid((char *) uuid)) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "migrate: the destination's XML is another domain's");
+        goto out;
+    }
+    if (instances_of(src, (char *) uuid, &sp) < 0 || instances_of(dst, (char *) uuid, &dp) < 0) {
+        st_err_set(err, ST_ERR_BAD_REQUEST, "migrate: no instance directory in the domain XML");
+        goto out;
+    }
+    rewrite_paths(sroot->children, sp.buf, dp.buf);
+    /* The owner mark (and the rest of the stratus metadata): the
+     * destination's. */
+    smeta = child(sroot, "metadata");
+    dmeta = child(droot, "metadata");
+    if (dmeta) {
+        xmlNodePtr copy = xmlDocCopyNode(dmeta, src, 1);
+        if (!copy) {
+            st_err_set(err, ST_ERR_INTERNAL, "migrate: out of memory");
+            goto out;
+        }
+        if (smeta) {
+            xmlReplaceNode(smeta, copy);
+            xmlFreeNode(smeta);
+        } else {
+            xmlAddChild(sroot, copy);
+        }
+    }
+    xmlDocDumpMemory(src, &mem, &len);
+    if (!mem || len <= 0) {
+        st_err_set(err, ST_ERR_INTERNAL, "migrate: cannot write the domain XML");
+        goto out;
+    }
+    st_buf_add(out, (char *) mem, (size_t) len);
+    rc = 0;
+out:
+    xmlFree(mem);
+    xmlFree(uuid);
+    xmlFree(duuid);
+    if (src)
+        xmlFreeDoc(src);
+    if (dst)
+        xmlFreeDoc(dst);
+    st_buf_release(&sp);
+    st_buf_release(&dp);
+    return rc;
+}
+
 /* ------------------------------------------------------------ jobs */
 
 struct live_job {
@@ -316,7 +437,7 @@ static int start_job(struct ctx *c, virDomainPtr dom, struct st_err *err)
     char disks[MIG_MAX_DISKS][16];
     int ndisks = 0, nfull = 0;
     char *xml = NULL;
-    struct st_buf muri = ST_BUF_INIT;
+    struct st_buf muri = ST_BUF_INIT, dxml = ST_BUF_INIT;
     struct live_job *j = NULL;
     pthread_attr_t attr;
     pthread_t t;
@@ -334,11 +455,16 @@ static int start_job(struct ctx *c, virDomainPtr dom, struct st_err *err)
             st_err_set(err, ST_ERR_BAD_REQUEST, "migrate: no migrate_uri or peer address");
         goto out;
     }
-    xml = virDomainGetXMLDesc(dom, 0);
+    xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_MIGRATABLE);
     if (!xml) {
         st_err_set(err, ST_ERR_INTERNAL, "migrate: cannot read the domain's XML");
         goto out;
     }
+    /* libvirt checks the destination's definition against the running
+     * guest's ABI (device addresses, the controllers it added): the
+     * running definition with the destination's paths and owner mark. */
+    if (migrate_live_merge_xml(xml, mg->dest_xml, &dxml, err) < 0)
+        goto out;
     if (migrate_live_disks(xml, instance_path(c->inst, INSTANCE_DIR), disks, &ndisks, &nfull,
                            err) < 0)
         goto out;
@@ -349,7 +475,7 @@ static int start_job(struct ctx *c, virDomainPtr dom, struct st_err *err)
     j->name = st_xstrdup(c->name.buf);
     {
         struct mig_live_args a = {
-            .dest_xml = mg->dest_xml,
+            .dest_xml = dxml.buf,
             .migrate_uri = muri.buf,
             .disks = (const char(*)[16]) disks,
             .ndisks = ndisks,
@@ -397,6 +523,7 @@ out:
     }
     free(xml);
     st_buf_release(&muri);
+    st_buf_release(&dxml);
     return rc;
 }
 

@@ -256,12 +256,19 @@ fi
 
 M2=$(uuid)
 fc set 1 "$A" "migration=$(mig "$M2" cold source export 2)"
-wait_srv 1 "$A" "s['migration']['state'] == 'exported'" "confirm: the source exports again" 90
+sleep 1
+kill_agent 1 # SIGKILL in the middle: the next agent converges
+start_agent 1
+wait_srv 1 "$A" "s['migration']['state'] == 'exported'" \
+    "confirm: the source exports again, across a SIGKILL of its agent" 90
 FILES=$(jget "$ENTRY" 'json.dumps(d["migration"]["files"])')
 fc set 1 "$A" "migration=$(mig "$M2" cold source hold 2)"
 fc add-server 2 "$(jget "$SRV" "json.dumps(dict(d, migration=json.loads('''$(mig "$M2" cold dest import 1 "\"files\": $FILES")''')))")"
+sleep 0.5
+kill_agent 2
+start_agent 2
 wait_srv 2 "$A" "s['migration']['state'] == 'imported' and s['state'] == 'running'" \
-    "confirm: the destination runs the server" 120
+    "confirm: the destination runs the server, across a SIGKILL of its agent" 120
 fc set 2 "$A" "migration=null"
 fc set 1 "$A" "migration=$(mig "$M2" cold source cleanup 2)"
 wait_srv 1 "$A" "s['state'] == 'gone' and s['migration']['state'] == 'cleaned'" \

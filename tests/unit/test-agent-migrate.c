@@ -242,6 +242,49 @@ static void t04_uri(void **state)
     st_buf_release(&b);
 }
 
+static void t05_merge(void **state)
+{
+    static const char src[] =
+        "<domain type='qemu' id='3'><name>instance-" MID "</name><uuid>" MID "</uuid>"
+        "<metadata><stratus:host xmlns:stratus='x' uuid='SRC'/></metadata>"
+        "<os><kernel>/a/inst/_base/K</kernel></os><devices>"
+        "<disk type='file' device='disk'><source file='/a/inst/" MID "/disk'/>"
+        "<backingStore type='file'><source file='/a/inst/_base/I'/></backingStore>"
+        "<target dev='vda'/><address type='pci' domain='0x0000' bus='0x00' slot='0x04'/></disk>"
+        "<disk type='file' device='disk'><source file='/a/instance/other'/><target dev='vdb'/></disk>"
+        "<input type='tablet' bus='usb'><address type='usb' bus='0' port='1'/></input>"
+        "<serial type='unix'><source mode='bind' path='/a/inst/" MID "/console.sock'/>"
+        "<log file='/a/inst/" MID "/console.log' append='on'/></serial>"
+        "</devices></domain>";
+    static const char dst[] =
+        "<domain type='qemu'><name>instance-" MID "</name><uuid>" MID "</uuid>"
+        "<metadata><stratus:host xmlns:stratus='x' uuid='DST'/></metadata><devices>"
+        "<serial type='unix'><log file='/b/i/" MID "/console.log'/></serial></devices></domain>";
+    struct st_buf out = ST_BUF_INIT;
+    struct st_err err = ST_ERR_INIT;
+    (void) state;
+    assert_int_equal(migrate_live_merge_xml(src, dst, &out, &err), 0);
+    assert_non_null(strstr(out.buf, "<kernel>/b/i/_base/K</kernel>"));
+    assert_non_null(strstr(out.buf, "file=\"/b/i/" MID "/disk\""));
+    assert_non_null(strstr(out.buf, "file=\"/b/i/_base/I\""));
+    assert_non_null(strstr(out.buf, "path=\"/b/i/" MID "/console.sock\""));
+    assert_non_null(strstr(out.buf, "file=\"/b/i/" MID "/console.log\""));
+    assert_non_null(strstr(out.buf, "file=\"/a/instance/other\"")); /* not under it */
+    assert_non_null(strstr(out.buf, "<address type=\"usb\" bus=\"0\" port=\"1\"/>"));
+    assert_non_null(strstr(out.buf, "uuid=\"DST\""));
+    assert_null(strstr(out.buf, "SRC"));
+    assert_null(strstr(out.buf, "/a/inst/"));
+    st_buf_reset(&out);
+    /* Another domain's XML is refused. */
+    assert_int_equal(migrate_live_merge_xml(src,
+                                            "<domain><uuid>" HID "</uuid><devices><serial><log "
+                                            "file='/b/i/" HID "/console.log'/></serial></devices>"
+                                            "</domain>",
+                                            &out, &err),
+                     -1);
+    st_buf_release(&out);
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
@@ -249,6 +292,7 @@ int main(void)
         cmocka_unit_test(t02_disks),
         cmocka_unit_test(t03_params),
         cmocka_unit_test(t04_uri),
+        cmocka_unit_test(t05_merge),
     };
     static const struct tu_known_bug known_bugs[] = {};
     return TU_RUN("agent-migrate", tests, known_bugs);
