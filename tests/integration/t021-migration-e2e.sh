@@ -284,7 +284,11 @@ vsh "$T" destroy "$DOM" >/dev/null 2>&1
 check_eq "the host crashed: its agent is dead, its domain stopped (still defined)" "$DOM shut off" \
     "$(doms_on "$T") $(vsh "$T" domstate "$DOM" 2>&1)"
 check "compute service set --down" os "${NOVA[@]}" compute service set --down "$T" nova-compute
-check "server evacuate" os "${NOVA[@]}" server evacuate vm
+# Debian 12's client (OSC 6.0.0) exits 1 after the evacuation was accepted:
+# "'TupleWithMeta' object has no attribute 'to_dict'" (it formats the
+# response as a server, whatever it is); the server's status says the rest.
+out=$(os "${NOVA[@]}" server evacuate vm 2>&1)
+check_match "server evacuate (accepted)" "^$|TupleWithMeta" "$out"
 wait_vm ACTIVE 120 "$T"
 E=$(vm_field OS-EXT-SRV-ATTR:host)
 check_eq "ACTIVE on another host" "ACTIVE yes" "$(vm_field status) $([ "$E" != "$T" ] && [ -n "$E" ] && [ "$E" != null ] && echo yes)"
