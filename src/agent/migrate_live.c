@@ -115,7 +115,10 @@ int migrate_live_params(const struct mig_live_args *a, virTypedParameterPtr *par
         *flags |= VIR_MIGRATE_TLS;
     if (a->block && a->ndisks > 0)
         *flags |= a->full_copy ? VIR_MIGRATE_NON_SHARED_DISK : VIR_MIGRATE_NON_SHARED_INC;
+    /* The persistent definition too: with PERSIST_DEST libvirt would
+     * otherwise define the source's (its paths, its owner mark). */
     if (virTypedParamsAddString(params, n, &max, VIR_MIGRATE_PARAM_DEST_XML, a->dest_xml) < 0 ||
+        virTypedParamsAddString(params, n, &max, VIR_MIGRATE_PARAM_PERSIST_XML, a->dest_xml) < 0 ||
         virTypedParamsAddString(params, n, &max, VIR_MIGRATE_PARAM_URI, a->migrate_uri) < 0)
         goto fail;
     if (a->block && a->ndisks > 0) {

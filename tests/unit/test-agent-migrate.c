@@ -185,6 +185,7 @@ static void t03_params(void **state)
                                 VIR_MIGRATE_NON_SHARED_INC);
     dump(p, n, &b);
     assert_string_equal(b.buf, "destination_xml=<domain type='qemu'/>\n"
+                               "persistent_xml=<domain type='qemu'/>\n"
                                "migrate_uri=tcp://198.18.0.12\n"
                                "migrate_disks=vda\n"
                                "disks_uri=tcp://198.18.0.12\n");
@@ -200,6 +201,7 @@ static void t03_params(void **state)
                                 VIR_MIGRATE_UNDEFINE_SOURCE | VIR_MIGRATE_NON_SHARED_DISK);
     dump(p, n, &b);
     assert_string_equal(b.buf, "destination_xml=<domain type='qemu'/>\n"
+                               "persistent_xml=<domain type='qemu'/>\n"
                                "migrate_uri=tcp://198.18.0.12\n"
                                "migrate_disks=vda\n"
                                "migrate_disks=vdb\n"
@@ -215,6 +217,7 @@ static void t03_params(void **state)
                                 VIR_MIGRATE_UNDEFINE_SOURCE | VIR_MIGRATE_TLS);
     dump(p, n, &b);
     assert_string_equal(b.buf, "destination_xml=<domain type='qemu'/>\n"
+                               "persistent_xml=<domain type='qemu'/>\n"
                                "migrate_uri=tcp://198.18.0.12\n");
     virTypedParamsFree(p, n);
     st_buf_release(&b);
