@@ -311,8 +311,8 @@ check "compute service set --up" os "${NOVA[@]}" compute service set --up "$T" n
 
 # ---- the records ---------------------------------------------------------------
 check_eq "server migration list: the four migrations, types and statuses" \
-    "evacuation done|live-migration completed|migration confirmed|resize reverted" \
-    "$(os "${NOVA[@]}" server migration list --server vm -f value -c Type -c Status 2>&1 | sort | paste -sd'|')"
+    "done evacuation|completed live-migration|confirmed migration|reverted resize" \
+    "$(os "${NOVA[@]}" server migration list --server vm -f value -c Status -c Type 2>&1 | sort | paste -sd'|')"
 out=$(http GET "/compute/v2.1/os-migrations?instance_uuid=$ID" -H 'OpenStack-API-Version: compute 2.80' |
     cut -d' ' -f2- | jq -r '.migrations | sort_by(.id) | map("\(.migration_type):\(.source_compute)>\(.dest_compute)") | join(" ")' 2>&1)
 check_eq "os-migrations: their hosts in order" \
