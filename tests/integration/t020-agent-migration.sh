@@ -306,6 +306,8 @@ check "live: progress was reported while it ran (memory and disk totals)" \
     "$ST_TMP/fc2/reports.jsonl"
 check_eq "live: the guest runs on host 1, the source domain is gone" "running|" \
     "$(domstate 1 "$A")|$(domstate 2 "$A")"
+for _ in $(seq 50); do kill -0 "$EVPID" 2>/dev/null || break; sleep 0.1; done
+kill "$EVPID" 2>/dev/null
 wait "$EVPID" 2>/dev/null
 DOWNTIME=$(sed -n 's/^[[:space:]]*downtime: *\([0-9]*\).*/\1/p' "$ST_TMP/jobev.txt" | head -n 1)
 diag "live migration: $LIVE_S s from the request to the report of its end; downtime ${DOWNTIME:-?} ms (libvirt); $(grep -o 'live migration completed in [0-9.]* s' "$(hd 2)/agent.log" | tail -n 1)"
