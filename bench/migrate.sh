@@ -11,7 +11,7 @@
 #
 #  - live migration (os-migrateLive, block_migration auto: local disks
 #    copied) of an idle guest and of a busy one (its user-data rewrites
-#    48 MiB of its memory in a loop), second host -> third -> second ...:
+#    32 MiB of its memory in a loop), second host -> third -> second ...:
 #    total time from the POST until the server is ACTIVE on the destination
 #    (API polled every 100 ms), and the downtime as the outside sees it:
 #    ICMP echo every 10 ms from the DHCP namespace (first host, across the
@@ -100,15 +100,17 @@ lost() {
 boot() {
     local ud=()
     [ -n "${3:-}" ] && ud=(--user-data "$3")
-    os port create --network bnet --fixed-ip subnet=bsub,ip-address="$2" "p$1" >/dev/null
-    os --os-compute-api-version 2.74 server create --image testguest --flavor tiny \
-        --nic port-id="$(os port show "p$1" -f value -c id)" "${ud[@]}" \
-        --host bmmig-2 --wait "$1" -f value -c id
+    local port id
+    port=$(os port create --network bnet --fixed-ip subnet=bsub,ip-address="$2" "p$1" -f value -c id)
+    id=$(os --os-compute-api-version 2.74 server create --image testguest --flavor tiny \
+        --nic port-id="$port" "${ud[@]}" --host bmmig-2 "$1" -f value -c id)
+    wait_field "$id" .status ACTIVE 300 >&2
+    echo "$id"
 }
 
 cat >"$ST_TMP/busy" <<'EOF'
 #!/bin/sh
-( while :; do dd if=/dev/zero of=/tmp/dirty bs=1M count=48 conv=notrunc 2>/dev/null; done ) </dev/null >/dev/null 2>&1 &
+( while :; do dd if=/dev/zero of=/tmp/dirty bs=1M count=32 conv=notrunc 2>/dev/null; done ) </dev/null >/dev/null 2>&1 &
 exit 0
 EOF
 

@@ -65,11 +65,15 @@ boot() {
     echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", (b - a) / 1000}') $(curl -s "${auth[@]}" "$C/servers/detail?name=^$name-" |
         jq -r '[.servers[] | ."OS-EXT-SRV-ATTR:host"] | group_by(.) | map("\(.[0])=\(length)") | join(",")')"
 }
-delete_all() { # NAME
-    local ids
+delete_all() { # NAME: DELETE each, then until none is listed (server delete
+    # --wait deletes one and polls it every 5 s before the next: 100 s for 20)
+    local ids id
     ids=$(curl -s "${auth[@]}" "$C/servers?name=^$1-" | jq -r '.servers[].id')
-    # shellcheck disable=SC2086
-    [ -n "$ids" ] && os server delete --wait $ids >/dev/null
+    for id in $ids; do curl -s -o /dev/null -X DELETE "${auth[@]}" "$C/servers/$id"; done
+    for _ in $(seq 1200); do
+        [ "$(curl -s "${auth[@]}" "$C/servers?name=^$1-" | jq '.servers | length')" = 0 ] && return 0
+        sleep 0.1
+    done
 }
 
 read -r _ placed < <(boot warm 3)
