@@ -87,12 +87,21 @@ pinger_stop() {
     kill -INT "$PINGER" 2>/dev/null || true
     wait "$PINGER" 2>/dev/null || true
 }
-# lost FILE: "SENT LOST LONGEST-RUN" from a ping's output.
+# lost FILE: "SENT LOST LONGEST-RUN" from a ping's output (a run still going
+# at the end counts too).
 lost() {
     awk '/icmp_seq=/ { if (match($0, /icmp_seq=[0-9]+/)) { s = substr($0, RSTART + 9, RLENGTH - 9) + 0;
-                          if (prev && s - prev - 1 > run) run = s - prev - 1; prev = s } }
+                          if (s - prev - 1 > run) run = s - prev - 1; prev = s } }
          /packets transmitted/ { sent = $1; got = $4 }
-         END { printf "%d %d %d\n", sent, sent - got, run }' "$1"
+         END { if (sent - prev > run) run = sent - prev; printf "%d %d %d\n", sent, sent - got, run }' "$1"
+}
+# answered_again FILE: until the last 100 echoes (1 s) were all answered (at most 60 s).
+answered_again() {
+    for _ in $(seq 600); do
+        [ "$(tail -n 100 "$1" | grep -c 'bytes from')" -ge 100 ] && return 0
+        sleep 0.1
+    done
+    return 1
 }
 
 # boot NAME IP [USER-DATA FILE]: a guest on the second host with a fixed
@@ -103,7 +112,7 @@ boot() {
     local port id
     port=$(os port create --network bnet --fixed-ip subnet=bsub,ip-address="$2" "p$1" -f value -c id)
     id=$(os --os-compute-api-version 2.74 server create --image testguest --flavor tiny \
-        --nic port-id="$port" "${ud[@]}" --host bmmig-2 "$1" -f value -c id)
+        --nic port-id="$port" "${ud[@]}" --availability-zone nova:bmmig-2 "$1" -f value -c id)
     wait_field "$id" .status ACTIVE 300 >&2
     echo "$id"
 }
@@ -138,7 +147,7 @@ live() {
         wait_field "$id" '.status + " " + ."OS-EXT-SRV-ATTR:host"' "ACTIVE $to" 300 || true
     fi
     total=$(ms_since "$t0")
-    sleep 2
+    answered_again "$ST_TMP/ping" || true
     pinger_stop
     read -r sent nlost run < <(lost "$ST_TMP/ping")
     echo "live migration, $name guest ($from -> $to): total $total s, ping every 10 ms: $nlost of $sent lost (~$((nlost * 10)) ms), longest outage $run in a row (~$((run * 10)) ms)$([ $forced = yes ] && echo ", forced to complete after ${BUSY_FORCE_S} s (guest paused)")"
