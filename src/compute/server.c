@@ -201,7 +201,9 @@ const char *server_status(const struct server_rec *r)
         if (!strcmp(task, "rebooting_hard") || !strcmp(task, "reboot_pending_hard") ||
             !strcmp(task, "reboot_started_hard"))
             return "HARD_REBOOT";
-        if (!strncmp(task, "resize_", 7) && strcmp(task, "resize_reverting"))
+        if (!strcmp(task, "resize_reverting"))
+            return "REVERT_RESIZE"; /* until back where it was (Nova's too) */
+        if (!strncmp(task, "resize_", 7))
             return "RESIZE";
         if (!strcmp(task, "migrating"))
             return "MIGRATING";

@@ -1,4 +1,5 @@
 #!/bin/bash
+# test-lane: api  (no guests, namespaces or libvirt: runs beside the others, scripts/run-tests)
 # t019 - Nova's migration API (cold migration, resize to another host with
 # confirm and revert, live migration with force-complete and abort,
 # evacuation) through Debian's openstack CLI, against a stratusd with two
