@@ -32,6 +32,13 @@ case $runs in '' | *[!0-9]* | 0) echo "usage: bench/migrate.sh [RUNS]" >&2; exit
 . "$(dirname "$0")/lib.sh"
 bench_build stratusd stratus-manage stratus-agent
 BUSY_FORCE_S=${BUSY_FORCE_S:-60}
+# BENCH_LOGS=DIR also keeps the simulated hosts' agent logs.
+bench_cleanup_hook() {
+    local d
+    [ -n "${BENCH_LOGS:-}" ] && [ -n "${ST_SIM_STATE:-}" ] || return 0
+    mkdir -p "$BENCH_LOGS"
+    for d in "$ST_SIM_STATE"/[0-9]*; do cp "$d/agent.log" "$BENCH_LOGS/agent-${d##*/}.log" 2>/dev/null || true; done
+}
 
 sim_underlay bmmig 198.18.23
 start_stratusd
@@ -128,7 +135,9 @@ live() {
     local name=$1 id=$2 ip=$3 from to t0 total forced=no st
     from=$(host_of "$id")
     if [ "$from" = bmmig-2 ]; then to=bmmig-3; else to=bmmig-2; fi
-    pinger_start "$ip" "$ST_TMP/ping"
+    NLIVE=$((${NLIVE:-0} + 1))
+    local log=$ST_TMP/ping-$NLIVE-$name.log # kept with BENCH_LOGS=DIR
+    pinger_start "$ip" "$log"
     sleep 1
     t0=$(now_ms)
     action "$id" "{\"os-migrateLive\": {\"host\": \"$to\", \"block_migration\": \"auto\"}}"
@@ -147,9 +156,9 @@ live() {
         wait_field "$id" '.status + " " + ."OS-EXT-SRV-ATTR:host"' "ACTIVE $to" 300 || true
     fi
     total=$(ms_since "$t0")
-    answered_again "$ST_TMP/ping" || true
+    answered_again "$log" || true
     pinger_stop
-    read -r sent nlost run < <(lost "$ST_TMP/ping")
+    read -r sent nlost run < <(lost "$log")
     echo "live migration, $name guest ($from -> $to): total $total s, ping every 10 ms: $nlost of $sent lost (~$((nlost * 10)) ms), longest outage $run in a row (~$((run * 10)) ms)$([ $forced = yes ] && echo ", forced to complete after ${BUSY_FORCE_S} s (guest paused)")"
 }
 
@@ -163,6 +172,10 @@ for _ in $(seq "$runs"); do live busy "$BUSY" 10.23.0.12; done
 curl -s -o /dev/null -X DELETE "${auth[@]}" "$C/servers/$BUSY"
 
 for _ in $(seq "$runs"); do
+    # A guest that has just booted may not have acpid running yet: the power
+    # button would go unheard, and the clean shutdown wait for
+    # [DEFAULT] shutdown_timeout (60 s) before the destroy.
+    sleep 5
     from=$(host_of "$IDLE")
     t0=$(now_ms)
     action "$IDLE" '{"migrate": null}'

@@ -234,7 +234,11 @@ check_match "the domain on the first host has the old memory (128 MiB)" "Max mem
 if [ "$D1" = "$H3" ]; then T=$H2; else T=$H3; fi
 check "the floating IP answers before" fip_answers
 ticks_before=$(console_now | grep -o 'T021-TICK [0-9]*' | tail -n 1 | awk '{print $2}')
-ip netns exec "$EXTNS" ping -i 0.2 -W 1 "$FIP" >"$ST_TMP/ping-live" 2>&1 &
+# Every 0.5 s: the outage is the guest's pause (~0.2 s here) plus, when the
+# router's host is neither end, the time until its l2population FDB entry
+# follows the port binding (1-1.6 s in bench/migrate.sh): <= 10 lost is
+# "a few", with room for a loaded machine.
+ip netns exec "$EXTNS" ping -i 0.5 -W 1 "$FIP" >"$ST_TMP/ping-live" 2>&1 &
 PINGER=$!
 ST_PIDS+=("$PINGER")
 sleep 1
@@ -242,15 +246,15 @@ t0=$SECONDS
 check "server migrate --live-migration --block-migration --host $T --wait" \
     os "${NOVA[@]}" server migrate --live-migration --block-migration --host "$T" --wait vm
 took=$((SECONDS - t0))
-# The window closes once the guest has answered for two seconds again.
+# The window closes once the guest has answered for three seconds again.
 for _ in $(seq 60); do
-    [ "$(tail -n 10 "$ST_TMP/ping-live" | grep -c 'bytes from')" -ge 10 ] && break
+    [ "$(tail -n 6 "$ST_TMP/ping-live" | grep -c 'bytes from')" -ge 6 ] && break
     sleep 0.5
 done
 kill -INT "$PINGER" 2>/dev/null
 wait "$PINGER" 2>/dev/null
 read -r sent got < <(awk '/packets transmitted/ {print $1, $4}' "$ST_TMP/ping-live")
-diag "live migration $D1 -> $T: $took s; pings every 0.2 s: ${sent:-?} sent, ${got:-?} answered"
+diag "live migration $D1 -> $T: $took s; pings every 0.5 s: ${sent:-?} sent, ${got:-?} answered"
 check_eq "at most a few pings lost (<= 10)" yes \
     "$([ -n "${sent:-}" ] && [ $((sent - got)) -le 10 ] && [ "$got" -gt 0 ] && echo yes)"
 VM=$(vm_show)
