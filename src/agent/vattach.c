@@ -237,11 +237,27 @@ json_t *vattach_report(struct virt *v, const char *name, const struct model_serv
     struct st_buf alias = ST_BUF_INIT;
     struct vdisks vd = {0};
     virDomainPtr dom;
+    bool active;
 
     if (!conn || !s->nvolumes || !(dom = virDomainLookupByName(conn, name)))
         return out;
-    if (get_xml(dom, virDomainIsActive(dom) == 1 ? 0 : VIR_DOMAIN_XML_INACTIVE, name, &vd,
-                &err) == 0) {
+    active = virDomainIsActive(dom) == 1;
+    if (get_xml(dom, active ? 0 : VIR_DOMAIN_XML_INACTIVE, name, &vd, &err) == 0) {
+        /* libvirt drops an unplugged disk from the live definition before
+         * QEMU closes its image (blockdev-del, then the image's labels put
+         * back), all within the job that handles QEMU's DEVICE_DELETED: a
+         * disk missing here may still be open.  A call that needs a job of
+         * its own (memory stats) returns once that job is over, so that a
+         * volume reported detached is free for its next user. */
+        for (int i = 0; active && i < s->nvolumes; i++) {
+            st_buf_reset(&alias);
+            st_buf_addf(&alias, DOMAIN_VOL_ALIAS "%s", s->volumes[i].attachment_id);
+            if (!vdisks_has(&vd, alias.buf)) {
+                virDomainMemoryStatStruct st[1];
+                (void) virDomainMemoryStats(dom, st, 1, 0);
+                break;
+            }
+        }
         for (int i = 0; i < s->nvolumes; i++) {
             st_buf_reset(&alias);
             st_buf_addf(&alias, DOMAIN_VOL_ALIAS "%s", s->volumes[i].attachment_id);

@@ -327,8 +327,10 @@ grep -q "grown to 2 GiB (in its running guest)" "$ST_TMP/agent.log" &&
 check_eq "the guest's disk has 2 GiB" 4194304 \
     "$(virsh -q -c "$LIBVIRT" domblkinfo "instance-$S1" vdb 2>/dev/null | awk '/Capacity/ {print $2 / 512}')"
 
-# Detach.
-fcx set "$S1" "volumes=[]"
+# Detach, as the controller asks it (the attachment with "delete"): once the
+# report leaves it out, QEMU has let go of the image (checked below by a
+# write that needs its lock).
+fcx set "$S1" "volumes=[$(att "$A1" "$V1" vdb | sed 's/"delete": false/"delete": true/')]"
 wait_srv "$S1" "s['volumes'] == []" "detach: the attachment is no longer reported"
 if wait_console "$S1" "t012: gone vdb=$W1" 60; then ok "the disk leaves the guest"; else not_ok "the disk leaves the guest"; console_tail "$S1"; fi
 virsh -q -c "$LIBVIRT" dumpxml --inactive "instance-$S1" | grep -q "<serial>$V1</serial>" &&
@@ -336,7 +338,9 @@ virsh -q -c "$LIBVIRT" dumpxml --inactive "instance-$S1" | grep -q "<serial>$V1<
 
 # Overwrite V1's pattern on the host, then a volume from the snapshot: the
 # guest reads the old pattern.
-qemu-io -f qcow2 -c 'write -P 0x41 1M 64k' "$POOL/volume-$V1.qcow2" >/dev/null
+qemu-io -f qcow2 -c 'write -P 0x41 1M 64k' "$POOL/volume-$V1.qcow2" >/dev/null 2>"$ST_TMP/qemu-io.err" ||
+    diag "qemu-io: $(tail -n 2 "$ST_TMP/qemu-io.err")"
+fcx set "$S1" "volumes=[]"
 check_eq "V1 is overwritten" AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA "$(qcow_data "$POOL/volume-$V1.qcow2")"
 fcx add-volume "{\"id\": \"$V2\", \"backend\": \"file\", \"size\": 3, \"delete\": false, \"source\": {\"type\": \"snapshot\", \"id\": \"$SN1\"}, \"snapshots\": [], \"exports\": []}"
 wait_vol "$V2" "v['state'] == 'available' and v['size'] == 3" "a 3 GiB volume from the snapshot becomes available"
