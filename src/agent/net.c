@@ -942,6 +942,14 @@ static json_t *port_status(struct pass *p, const struct model_port *port)
     rc = cached_link(p, port->tap, &tap, &e);
     if (rc <= 0)
         goto out; /* no tap yet: the server is not running here */
+    /* libvirt makes a tap, names it, adds it to the bridge and only then
+     * sets it up: one down and in no bridge is still libvirt's to finish
+     * (for a guest coming in by live migration, libvirtd does it without
+     * this agent asking), and taking it first fails libvirt's own
+     * add (EBUSY) and with it the guest's start.  An up tap outside its
+     * bridge lost it (a bridge made again) and is put back. */
+    if (!strcmp(tap.kind_name, "tun") && !(tap.flags & IFF_UP) && !tap.master)
+        goto out;
     if (claim_port_tap(p, &tap, &e) < 0)
         goto out;
     if (cached_link(p, p->d->networks[idx].bridge, &br, &e) <= 0)
