@@ -733,18 +733,24 @@ int migration_report(struct store_conn *c, const char *host, json_t *rep, bool *
         rc = 0;
     if (rc < 0)
         return -1;
-    *bump = true;
     /* Did the migration move on?  Then the rest of this server's report
      * describes the step before (a guest not started yet, say) and must
-     * not be read as the server's own news. */
+     * not be read as the server's own news.  Only then has a host's
+     * desired state changed (mig_set bumped both): a report of progress
+     * alone bumps nothing, else each report would wake its own host for
+     * a pass whose report bumps again, hundreds of times a second for as
+     * long as a migration runs. */
     struct mig after;
     rc = mig_load(c, &after, MIG_COLS " WHERE id = ?", STORE_ARGS(P(m.id)), err);
     if (rc < 0)
         return -1;
-    return rc == 0 || strcmp(after.status, m.status) || strcmp(after.source_state, m.source_state) ||
-                   strcmp(after.dest_state, m.dest_state) || after.active != m.active
-               ? 1
-               : 0;
+    rc = rc == 0 || strcmp(after.status, m.status) || strcmp(after.source_state, m.source_state) ||
+                 strcmp(after.dest_state, m.dest_state) || after.active != m.active
+             ? 1
+             : 0;
+    if (rc)
+        *bump = true;
+    return rc;
 }
 
 int migration_after_report(struct store_conn *c, const char *host, const char *server_id,
