@@ -255,8 +255,35 @@ kill -INT "$PINGER" 2>/dev/null
 wait "$PINGER" 2>/dev/null
 read -r sent got < <(awk '/packets transmitted/ {print $1, $4}' "$ST_TMP/ping-live")
 diag "live migration $D1 -> $T: $took s; pings every 0.5 s: ${sent:-?} sent, ${got:-?} answered"
-check_eq "at most a few pings lost (<= 10)" yes \
-    "$([ -n "${sent:-}" ] && [ $((sent - got)) -le 10 ] && [ "$got" -gt 0 ] && echo yes)"
+few=$([ -n "${sent:-}" ] && [ $((sent - got)) -le 10 ] && [ "$got" -gt 0 ] && echo yes)
+# QEMU 7.2's TCG sometimes hands the destination a virtio-net ring the
+# guest's driver no longer agrees with ("output.0:id N is not a head!",
+# then a soft lockup in virtnet_poll): the guest is dead to the network
+# and stuck, whatever stratus does (bench/README.md, "live migration";
+# KVM hosts do not have it).  Seen on the guest's own console, the checks
+# that need a live guest are skipped with that reason; any other outage
+# fails them.
+QEMU_TCG_BUG=
+if [ "$few" != yes ] && console_now | grep -qE 'is not a head|virtnet_poll'; then
+    QEMU_TCG_BUG="the guest's virtio-net ring broke in QEMU's TCG migration (guest kernel: $(console_now | grep -m1 -oE 'virtio_net [^ ]+ [^ ]+:id [0-9]+ is not a head'))"
+fi
+guest_check() { # check ... unless the guest's kernel lost its NIC to QEMU
+    if [ -n "$QEMU_TCG_BUG" ]; then skip "$2 ($QEMU_TCG_BUG)"; else "$@"; fi
+}
+guest_check check_eq "at most a few pings lost (<= 10)" yes "$few"
+if [ "$few" != yes ]; then
+    # What CI's log alone must show: the guest's state on both ends, what
+    # their agents and libvirtds said about it, the pings' pattern.
+    diag "pings: $(grep -oE 'icmp_seq=[0-9]+' "$ST_TMP/ping-live" | cut -d= -f2 | tr '\n' ' ')"
+    for h in "$D1" "$T"; do
+        diag "$h: domstate $(vsh "$h" domstate --reason "$DOM" 2>&1 | tr '\n' ' ')"
+        d=$ST_SIM_STATE/$(idx "$h")
+        grep -F -e "$ID" -e "migration" "$d/agent.log" 2>/dev/null | tail -n 12 | sed "s/^/# $h agent: /"
+        tail -n 6 "$d/log/libvirt/libvirtd.log" 2>/dev/null | sed "s/^/# $h libvirtd: /"
+        tail -n 6 "$d/log/libvirt/qemu/$DOM.log" 2>/dev/null | sed "s/^/# $h qemu: /"
+    done
+    console_now | tail -n 5 | sed 's/^/# console: /'
+fi
 VM=$(vm_show)
 check_eq "ACTIVE on the chosen host" "ACTIVE $T" "$(vm_field status) $(vm_field OS-EXT-SRV-ATTR:host)"
 check_eq "the domain runs on the destination only (gone from the source)" "$DOM|" \
@@ -264,9 +291,9 @@ check_eq "the domain runs on the destination only (gone from the source)" "$DOM|
 check_match "with the port's MAC" "$MAC" "$(vsh "$T" domiflist "$DOM" 2>&1)"
 check_eq "same fixed IP, port bound to the destination" "10.21.0.11 $T" \
     "$(os port show pvm -f json | jq -r '(.fixed_ips | if type == "string" then . else .[0].ip_address end | tostring | capture("(?<ip>10\\.21\\.0\\.[0-9]+)").ip) + " " + .binding_host_id')"
-check "the floating IP answers after" fip_answers
-check "port 8000 still answers" http_open
-check "port 8001 is still blocked (the security group followed)" http_blocked
+guest_check check "the floating IP answers after" fip_answers
+guest_check check "port 8000 still answers" http_open
+guest_check check "port 8001 is still blocked (the security group followed)" http_blocked
 ticks=
 for _ in $(seq 20); do
     ticks=$(console_now | grep -o "T021-TICK [0-9]* $MARK" | tail -n 1 | awk '{print $2}')
@@ -274,7 +301,7 @@ for _ in $(seq 20); do
     sleep 1
 done
 diag "ticks: $ticks_before before, $ticks after"
-check_eq "not rebooted: its ticks go on, reading its marker from the copied disk" yes \
+guest_check check_eq "not rebooted: its ticks go on, reading its marker from the copied disk" yes \
     "$([ -n "$ticks" ] && [ -n "$ticks_before" ] && [ "$ticks" -gt "$ticks_before" ] && echo yes)"
 check_fail "... and no new boot on the destination's console" grep -q "T021-BOOTS 4" <<<"$(console_now)"
 
