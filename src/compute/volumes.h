@@ -67,6 +67,12 @@ struct compute_volumes_ops {
                   const char *host, struct st_err *err);
     /* The "volumes" list of a server in the desired state (new array). */
     json_t *(*server_volumes)(struct store_conn *c, const char *server_id, struct st_err *err);
+    /* Whether the server's host can have its boot volume (boot_index 0)
+     * in the "volumes" of its desired state: false while the volume's
+     * connection is not known yet (a new volume not made, an iSCSI export
+     * not reported); true when it boots from no volume. */
+    int (*boot_ready)(struct store_conn *c, const char *server_id, bool *ready,
+                      struct st_err *err);
     /* os-extended-volumes:volumes_attached of a server (new array). */
     json_t *(*attached)(struct store_conn *c, const char *server_id, struct st_err *err);
     /* The volume part of a host's desired state: {"volumes": [...]}. */

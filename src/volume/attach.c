@@ -733,6 +733,33 @@ static json_t *server_volumes(struct store_conn *c, const char *server_id, struc
     return arr;
 }
 
+static int boot_ready(struct store_conn *c, const char *server_id, bool *ready,
+                      struct st_err *err)
+{
+    struct store_stmt *s = store_query(c, err,
+                                       "SELECT a.transport, v.location, a.export, a.chap_user,"
+                                       " a.chap_secret FROM volume_attachments a JOIN volumes v"
+                                       " ON v.id = a.volume_id WHERE a.server_id = ? AND"
+                                       " a.boot_index = 0 AND a.status <> 'detaching'",
+                                       STORE_ARGS(P(server_id)));
+    int rc;
+    *ready = true;
+    if (!s)
+        return -1;
+    rc = store_next(s, err);
+    if (rc > 0) {
+        json_t *loc = vol_parse(store_text(s, 1), json_null());
+        json_t *exp = vol_parse(store_text(s, 2), json_null());
+        json_t *conn = connection(store_text(s, 0), loc, exp, store_text(s, 3), store_text(s, 4));
+        *ready = conn != NULL;
+        json_decref(conn);
+        json_decref(loc);
+        json_decref(exp);
+    }
+    store_done(s);
+    return rc < 0 ? -1 : 0;
+}
+
 static json_t *attached(struct store_conn *c, const char *server_id, struct st_err *err)
 {
     struct store_stmt *s = store_query(c, err,
@@ -761,6 +788,7 @@ const struct compute_volumes_ops vol_compute_volumes = {
     .release = release,
     .rehome = rehome,
     .server_volumes = server_volumes,
+    .boot_ready = boot_ready,
     .attached = attached,
     .host_desired = vol_host_desired,
     .host_report = vol_host_report,

@@ -527,6 +527,41 @@ static void t08_evacuate_volume_on_down_host(void **state)
     assert_col(f, SERVER("host"), "host1");
 }
 
+/* A server booted from a volume is not in the destination's desired state
+ * until its boot volume's connection is known: else the destination would
+ * make a root disk from the image. */
+static void t09_evacuate_boot_volume_waits(void **state)
+{
+    struct fx *f = *state;
+    struct st_err err = ST_ERR_INIT;
+    char *att, *text, rep[2048];
+    compute_volumes_register(&vol_compute_volumes);
+    volume_attached(f, V1, "host3", A1, "vda");
+    assert_int_equal(store_exec(f->c, &err,
+                                "UPDATE volume_attachments SET boot_index = 0 WHERE id = ?",
+                                STORE_ARGS(P(A1))),
+                     1);
+    host_down(f, "host1");
+    assert_int_equal(store_begin(f->c, &err), 0);
+    in_tx(f, migration_start_evacuate(f->c, &f->ctx, &f->r, "host2", &err), &err);
+    att = col(f, ATT("id"));
+    assert_col(f, ATT("device || ' ' || boot_index"), "vda 0");
+    text = desired_vols(f, "host2");
+    assert_string_equal(text, "absent");
+    free(text);
+    snprintf(rep, sizeof(rep),
+             "{\"volumes\": [{\"id\": \"" V1 "\", \"state\": \"available\", \"size\": 1,"
+             " \"exports\": [{\"attachment_id\": \"%s\", \"portal\": \"198.18.0.9:3260\","
+             " \"iqn\": \"iqn.2026-01.invalid.stratus:%s\", \"lun\": 1}]}]}",
+             att, att);
+    report(f, "host3", rep);
+    text = desired_vols(f, "host2");
+    assert_non_null(strstr(text, "\"boot_index\":0"));
+    assert_non_null(strstr(text, "\"type\":\"iscsi\""));
+    free(text);
+    free(att);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,6 +573,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t06_cold_import_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(t07_evacuate_takes_volumes, setup, teardown),
         cmocka_unit_test_setup_teardown(t08_evacuate_volume_on_down_host, setup, teardown),
+        cmocka_unit_test_setup_teardown(t09_evacuate_boot_volume_waits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
