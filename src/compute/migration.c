@@ -220,7 +220,8 @@ static int mig_insert(struct store_conn *c, const struct auth_ctx *ctx,
     v = has_volumes(c, r->id, err);
     if (v < 0)
         return -1;
-    if (v > 0 && (strcmp(type, "evacuation") || !compute_volumes() || !compute_volumes()->rehome)) {
+    if (v > 0 &&
+        (strcmp(type, "evacuation") || !compute_volumes() || !compute_volumes()->rehome)) {
         st_err_set(err, ST_ERR_CONFLICT,
                    "Cannot move instance %s: it has volumes attached (evacuation takes them"
                    " along; cold and live migration and resize do not yet).",

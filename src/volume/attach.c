@@ -750,7 +750,8 @@ static int boot_ready(struct store_conn *c, const char *server_id, bool *ready,
     if (rc > 0) {
         json_t *loc = vol_parse(store_text(s, 1), json_null());
         json_t *exp = vol_parse(store_text(s, 2), json_null());
-        json_t *conn = connection(store_text(s, 0), loc, exp, store_text(s, 3), store_text(s, 4));
+        json_t *conn =
+            connection(store_text(s, 0), loc, exp, store_text(s, 3), store_text(s, 4));
         *ready = conn != NULL;
         json_decref(conn);
         json_decref(loc);
