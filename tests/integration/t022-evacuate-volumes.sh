@@ -38,7 +38,7 @@ if tgtadm --lld iscsi --mode system --op show >/dev/null 2>&1; then
     [ -n "$PORTAL_PORT" ] ||
         { echo "1..0 # SKIP a tgtd runs that does not listen on every address"; exit 0; }
 fi
-plan 35
+plan 36
 stop_tgtd() {
     [ "$TGTD_STARTED" = 1 ] || return 0
     tgtadm --lld iscsi --mode system --op delete >/dev/null 2>&1
@@ -146,6 +146,7 @@ BV=$(new_volume bootvol $H1 --image testguest --size 1 --bootable)
 check_match "volume create --image testguest --bootable bootvol (on $H1)" '^[0-9a-f-]{36}$' "$BV"
 check "bootvol becomes available" wait_vstatus "$BV" available 120
 check_eq "it is on $H1" "$H1" "$(vhost "$BV")"
+check "its file is in $H1's pool" test -s "$ST_SIM_STATE/1/data/volumes/volume-$BV.qcow2"
 LV=$(new_volume local2 $H2 --size 1)
 check "a volume local2 on $H2 becomes available" wait_vstatus "$LV" available
 MARK=t022-$RANDOM$RANDOM
