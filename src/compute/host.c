@@ -302,6 +302,25 @@ json_t *host_server_doc(struct store_conn *c, const char *server_id, struct st_e
     return doc;
 }
 
+/* 1 when the server of row 's' (SERVER_DOC_SELECT) must not be in its
+ * host's desired state yet: it is being built there (created, or
+ * evacuated there: 'mig' its migration object for this host) and boots
+ * from a volume whose connection is not known yet, so that the host would
+ * make a root disk from its image instead.  0 when it may be, -1 error. */
+static int boot_volume_wait(struct store_conn *c, struct store_stmt *s, json_t *mig,
+                            struct st_err *err)
+{
+    bool ready = true;
+    bool building = st_streq(store_text(s, 19), "building") ||
+                    (st_streq(json_string_value(json_object_get(mig, "kind")), "evacuation") &&
+                     st_streq(json_string_value(json_object_get(mig, "role")), "dest"));
+    if (!building || store_int(s, 10) || !compute_volumes() || !compute_volumes()->boot_ready)
+        return 0;
+    if (compute_volumes()->boot_ready(c, store_text(s, 0), &ready, err) < 0)
+        return -1;
+    return ready ? 0 : 1;
+}
+
 json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err)
 {
     struct store_stmt *s;
@@ -336,6 +355,15 @@ json_t *host_desired(struct store_conn *c, const char *name, struct st_err *err)
             json_decref(doc);
             rc = -1;
             break;
+        }
+        rc = boot_volume_wait(c, s, mig, err);
+        if (rc != 0) {
+            json_decref(doc);
+            json_decref(mig);
+            if (rc < 0)
+                break;
+            rc = 1;
+            continue;
         }
         json_object_set_new(doc, "migration", mig);
         json_array_append_new(servers, doc);

@@ -15,6 +15,7 @@
 #include "common/util.h"
 #include "compute/internal.h"
 #include "compute/scheduler.h"
+#include "compute/volumes.h"
 #include "store/revision.h"
 #include "common/banned.h"
 
@@ -214,12 +215,16 @@ static int mig_insert(struct store_conn *c, const struct auth_ctx *ctx,
     char uuid[37];
     int rc = -1, v;
 
+    /* An evacuation takes the volumes along (the provider's rehome, in
+     * migration_start_evacuate); a cold or live migration cannot yet. */
     v = has_volumes(c, r->id, err);
     if (v < 0)
         return -1;
-    if (v > 0) {
+    if (v > 0 &&
+        (strcmp(type, "evacuation") || !compute_volumes() || !compute_volumes()->rehome)) {
         st_err_set(err, ST_ERR_CONFLICT,
-                   "Cannot move instance %s: it has volumes attached (not supported yet).",
+                   "Cannot move instance %s: it has volumes attached (evacuation takes them"
+                   " along; cold and live migration and resize do not yet).",
                    r->id);
         return -1;
     }
@@ -309,11 +314,16 @@ int migration_start_evacuate(struct store_conn *c, const struct auth_ctx *ctx,
     if (mig_insert(c, ctx, r, "evacuation", "pre-migrating", dest, NULL, "rebuild", false, NULL,
                    NULL, &m, err) < 0)
         return -1;
-    /* The source is down: it gets nothing; the destination builds afresh. */
+    /* The source is down: it gets nothing; the destination builds afresh,
+     * with the server's volumes attached there (mig_insert let only an
+     * evacuation with a provider through when it has some). */
     if (store_exec(c, err,
                    "UPDATE servers SET host = ?, disk_generation = disk_generation + 1,"
                    " task_state = 'rebuilding', fault = NULL, updated_at = ? WHERE id = ?",
                    STORE_ARGS(P(dest), P(st_now_us() / 1000000), P(r->id))) < 0)
+        return -1;
+    if (compute_volumes() && compute_volumes()->rehome &&
+        compute_volumes()->rehome(c, r->id, r->host, dest, err) < 0)
         return -1;
     return compute_ports_bind(c, r->id, dest, NULL, err);
 }

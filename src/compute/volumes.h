@@ -54,8 +54,25 @@ struct compute_volumes_ops {
     /* Server 'server_id' is gone: its attachments end; volumes marked
      * delete_on_termination are deleted. */
     int (*release)(struct store_conn *c, const char *server_id, struct st_err *err);
+    /* Server 'server_id' is evacuated from the down host 'old_host' to
+     * 'host': every attachment of it now serves it on 'host', as a new
+     * attachment (new id, so a new iSCSI export: the old one goes) in
+     * 'attaching', its transport chosen again as for an attach (iSCSI with
+     * fresh CHAP credentials unless the volume is on 'host'), so that
+     * 'host' attaches it when it builds the server and reports it attached
+     * (the volume is then in-use again); one being detached ends.  The
+     * hosts concerned are bumped.  409 when a volume that must follow is
+     * on 'old_host' or on another host that is down. */
+    int (*rehome)(struct store_conn *c, const char *server_id, const char *old_host,
+                  const char *host, struct st_err *err);
     /* The "volumes" list of a server in the desired state (new array). */
     json_t *(*server_volumes)(struct store_conn *c, const char *server_id, struct st_err *err);
+    /* Whether the server's host can have its boot volume (boot_index 0)
+     * in the "volumes" of its desired state: false while the volume's
+     * connection is not known yet (a new volume not made, an iSCSI export
+     * not reported); true when it boots from no volume. */
+    int (*boot_ready)(struct store_conn *c, const char *server_id, bool *ready,
+                      struct st_err *err);
     /* os-extended-volumes:volumes_attached of a server (new array). */
     json_t *(*attached)(struct store_conn *c, const char *server_id, struct st_err *err);
     /* The volume part of a host's desired state: {"volumes": [...]}. */

@@ -96,17 +96,50 @@ static int wants_iscsi(struct store_conn *c, const struct vol_rec *v, const char
     return 0;
 }
 
+/* The transport of a new attachment 'att_id' of volume 'v' to a server on
+ * 'server_host' (NULL: none yet): "iscsi" with fresh CHAP credentials in
+ * 'user' and 'secret' when wants_iscsi() says so, else "block" or "file"
+ * as the volume's location is (and 'user', 'secret' empty). */
+static int attach_transport(struct store_conn *c, const struct vol_rec *v,
+                            const char *server_host, const char *att_id,
+                            const char **transport, char user[16], char secret[33],
+                            struct st_err *err)
+{
+    bool iscsi = false;
+    user[0] = secret[0] = '\0';
+    if (server_host && wants_iscsi(c, v, server_host, &iscsi, err) < 0)
+        return -1;
+    if (iscsi) {
+        unsigned char raw[16];
+        struct st_buf hex = ST_BUF_INIT;
+        st_random(raw, sizeof(raw));
+        st_hex_encode(raw, sizeof(raw), &hex);
+        ST_IGNORE(st_snprintf(secret, 33, "%s", hex.buf));
+        explicit_bzero(raw, sizeof(raw));
+        st_buf_release(&hex);
+        ST_IGNORE(st_snprintf(user, 16, "att-%.8s", att_id));
+        *transport = "iscsi";
+    } else if (v->location &&
+               st_streq(json_string_value(json_object_get(v->location, "type")), "block")) {
+        *transport = "block";
+    } else {
+        *transport = "file";
+    }
+    return 0;
+}
+
 /* Inserts an attachment of volume 'v' (status checked by the caller) to
  * server 's'; in the caller's transaction. */
 static int attach_insert(struct store_conn *c, const struct vol_server *s, struct vol_rec *v,
                          int boot_index, bool dot, char att_id[37], char dev[8],
                          struct st_err *err)
 {
-    bool iscsi = false;
+    const char *transport = "file";
     char user[16] = "", secret[33] = "";
     int first;
     int64_t now = vol_now();
     int64_t n;
+    bool iscsi;
 
     if (!v->host) {
         st_err_set(err, ST_ERR_BAD_REQUEST, "Invalid volume: volume %s has no backend.", v->id);
@@ -121,19 +154,10 @@ static int attach_insert(struct store_conn *c, const struct vol_server *s, struc
     } else if (next_device(c, s->id, first, dev, err) < 0) {
         return -1;
     }
-    if (s->host && wants_iscsi(c, v, s->host, &iscsi, err) < 0)
-        return -1;
     st_uuid(att_id);
-    if (iscsi) {
-        unsigned char raw[16];
-        struct st_buf hex = ST_BUF_INIT;
-        st_random(raw, sizeof(raw));
-        st_hex_encode(raw, sizeof(raw), &hex);
-        ST_IGNORE(st_snprintf(secret, sizeof(secret), "%s", hex.buf));
-        explicit_bzero(raw, sizeof(raw));
-        st_buf_release(&hex);
-        ST_IGNORE(st_snprintf(user, sizeof(user), "att-%.8s", att_id));
-    }
+    if (attach_transport(c, v, s->host, att_id, &transport, user, secret, err) < 0)
+        return -1;
+    iscsi = !strcmp(transport, "iscsi");
     n = store_exec(c, err,
                    "INSERT INTO volume_attachments (id, volume_id, server_id, host, device,"
                    " boot_index, delete_on_termination, status, transport, chap_user,"
@@ -141,14 +165,9 @@ static int attach_insert(struct store_conn *c, const struct vol_server *s, struc
                    " 'attaching', ?, ?, ?, ?, ?)",
                    STORE_ARGS(P(att_id), P(v->id), P(s->id), P(s->host), P(dev),
                               boot_index >= 0 ? P((int64_t) boot_index) : store_ptext(NULL),
-                              P((int) dot),
-                              P(iscsi ? "iscsi"
-                                      : (v->location && st_streq(json_string_value(json_object_get(
-                                                                     v->location, "type")),
-                                                                 "block"))
-                                            ? "block"
-                                            : "file"),
-                              P(iscsi ? user : NULL), P(iscsi ? secret : NULL), P(now), P(now)));
+                              P((int) dot), P(transport), P(iscsi ? user : NULL),
+                              P(iscsi ? secret : NULL), P(now), P(now)));
+    explicit_bzero(secret, sizeof(secret));
     if (n < 0) {
         if (err->kind == ST_ERR_CONFLICT) {
             st_err_clear(err);
@@ -165,8 +184,6 @@ static int attach_insert(struct store_conn *c, const struct vol_server *s, struc
         vol_bump(c, s->host, err) < 0 ||
         (!st_streq(s->host, v->host) && vol_bump(c, v->host, err) < 0))
         return -1;
-    if (iscsi && st_streq(s->host, v->host))
-        return 0;
     return 0;
 }
 
@@ -521,6 +538,141 @@ fail:
     return -1;
 }
 
+/* Whether host 'host' is up: it has a heartbeat within service_down_time
+ * and is not forced down (as the volume scheduler sees hosts). */
+static int host_up(struct store_conn *c, const char *host, bool *up, struct st_err *err)
+{
+    int64_t n = 0;
+    if (store_get_int(c, err, &n,
+                      "SELECT COUNT(*) FROM hosts WHERE name = ? AND forced_down = 0 AND"
+                      " last_seen >= ?",
+                      STORE_ARGS(P(host), P(vol_now() - vol_settings.service_down_time))) < 0)
+        return -1;
+    *up = n > 0;
+    return 0;
+}
+
+/* One attachment of a server being rehomed. */
+struct rehome_att {
+    char id[37], volume_id[37], status[16], device[8], mode[8], vhost[256];
+    int64_t boot_index; /* -1: NULL */
+    bool dot;
+};
+
+static int rehome_one(struct store_conn *c, const char *server_id, const char *old_host,
+                      const char *host, const struct rehome_att *a, struct st_err *err)
+{
+    const char *transport = "file";
+    char att[37], user[16] = "", secret[33] = "";
+    int64_t now = vol_now();
+    struct vol_rec v;
+    bool iscsi;
+    int rc = -1;
+
+    if (vol_load(c, a->volume_id, &v, err) < 0)
+        return -1;
+    if (!strcmp(a->status, "detaching")) {
+        /* Its detach is as good as done: the server is built afresh
+         * without it, and the old host is gone. */
+        if (store_exec(c, err, "DELETE FROM volume_attachments WHERE id = ?",
+                       STORE_ARGS(P(a->id))) < 0 ||
+            store_exec(c, err,
+                       "UPDATE volumes SET status = 'available', updated_at = ? WHERE id = ? AND"
+                       " status = 'detaching'",
+                       STORE_ARGS(P(now), P(v.id))) < 0 ||
+            vol_bump(c, v.host, err) < 0)
+            goto out;
+        rc = 0;
+        goto out;
+    }
+    /* A new attachment (Nova's evacuate makes one too): a new id is a new
+     * iSCSI target, so the old one, and any session the old host still
+     * has on it, goes with the old row. */
+    st_uuid(att);
+    if (attach_transport(c, &v, host, att, &transport, user, secret, err) < 0)
+        goto out;
+    iscsi = !strcmp(transport, "iscsi");
+    if (store_exec(c, err, "DELETE FROM volume_attachments WHERE id = ?",
+                   STORE_ARGS(P(a->id))) < 0 ||
+        store_exec(c, err,
+                   "INSERT INTO volume_attachments (id, volume_id, server_id, host, device,"
+                   " boot_index, delete_on_termination, status, mode, transport, chap_user,"
+                   " chap_secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?,"
+                   " 'attaching', ?, ?, ?, ?, ?, ?)",
+                   STORE_ARGS(P(att), P(v.id), P(server_id), P(host), P(a->device),
+                              a->boot_index >= 0 ? P(a->boot_index) : store_ptext(NULL),
+                              P((int) a->dot), P(a->mode), P(transport), P(iscsi ? user : NULL),
+                              P(iscsi ? secret : NULL), P(now), P(now))) < 0 ||
+        store_exec(c, err,
+                   "UPDATE volumes SET status = 'attaching', updated_at = ? WHERE id = ? AND"
+                   " status IN ('in-use', 'attaching')",
+                   STORE_ARGS(P(now), P(v.id))) < 0 ||
+        vol_bump(c, old_host, err) < 0 || vol_bump(c, host, err) < 0 ||
+        vol_bump(c, v.host, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    explicit_bzero(secret, sizeof(secret));
+    vol_rec_release(&v);
+    return rc;
+}
+
+static int rehome(struct store_conn *c, const char *server_id, const char *old_host,
+                  const char *host, struct st_err *err)
+{
+    struct store_stmt *s = store_query(c, err,
+                                       "SELECT a.id, a.volume_id, a.status, a.device,"
+                                       " COALESCE(a.boot_index, -1), a.delete_on_termination,"
+                                       " a.mode, v.host FROM volume_attachments a JOIN volumes v"
+                                       " ON v.id = a.volume_id WHERE a.server_id = ? ORDER BY"
+                                       " a.device",
+                                       STORE_ARGS(P(server_id)));
+    struct rehome_att *atts = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (!s)
+        return -1;
+    while ((rc = store_next(s, err)) > 0) {
+        struct rehome_att *a;
+        atts = st_xrealloc(atts, (n + 1) * sizeof(*atts));
+        a = &atts[n++];
+        memset(a, 0, sizeof(*a));
+        ST_IGNORE(st_snprintf(a->id, sizeof(a->id), "%s", store_text(s, 0)));
+        ST_IGNORE(st_snprintf(a->volume_id, sizeof(a->volume_id), "%s", store_text(s, 1)));
+        ST_IGNORE(st_snprintf(a->status, sizeof(a->status), "%s", store_text(s, 2)));
+        ST_IGNORE(st_snprintf(a->device, sizeof(a->device), "%s",
+                              store_text(s, 3) ? store_text(s, 3) : ""));
+        a->boot_index = store_int(s, 4);
+        a->dot = store_int(s, 5) != 0;
+        ST_IGNORE(st_snprintf(a->mode, sizeof(a->mode), "%s",
+                              store_text(s, 6) ? store_text(s, 6) : "rw"));
+        ST_IGNORE(st_snprintf(a->vhost, sizeof(a->vhost), "%s",
+                              store_text(s, 7) ? store_text(s, 7) : ""));
+    }
+    store_done(s);
+    /* Every volume that must follow can, or nothing changes. */
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const struct rehome_att *a = &atts[i];
+        bool up = false;
+        if (!strcmp(a->status, "detaching"))
+            continue; /* ends: it need not follow */
+        if (!a->vhost[0] || !strcmp(a->vhost, old_host) || host_up(c, a->vhost, &up, err) < 0 ||
+            !up) {
+            if (!st_err_is_set(err))
+                st_err_set(err, ST_ERR_CONFLICT,
+                           "Volume %s is on host %s, which is down: it cannot follow server %s.",
+                           a->volume_id, a->vhost[0] ? a->vhost : "(none)", server_id);
+            rc = -1;
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (rehome_one(c, server_id, old_host, host, &atts[i], err) < 0)
+            rc = -1;
+    free(atts);
+    return rc < 0 ? -1 : 0;
+}
+
 /* The connection of an attachment for the agent, or NULL while the
  * volume's host has not reported what it needs (location or export). */
 static json_t *connection(const char *transport, json_t *location, json_t *export,
@@ -581,6 +733,34 @@ static json_t *server_volumes(struct store_conn *c, const char *server_id, struc
     return arr;
 }
 
+static int boot_ready(struct store_conn *c, const char *server_id, bool *ready,
+                      struct st_err *err)
+{
+    struct store_stmt *s = store_query(c, err,
+                                       "SELECT a.transport, v.location, a.export, a.chap_user,"
+                                       " a.chap_secret FROM volume_attachments a JOIN volumes v"
+                                       " ON v.id = a.volume_id WHERE a.server_id = ? AND"
+                                       " a.boot_index = 0 AND a.status <> 'detaching'",
+                                       STORE_ARGS(P(server_id)));
+    int rc;
+    *ready = true;
+    if (!s)
+        return -1;
+    rc = store_next(s, err);
+    if (rc > 0) {
+        json_t *loc = vol_parse(store_text(s, 1), json_null());
+        json_t *exp = vol_parse(store_text(s, 2), json_null());
+        json_t *conn =
+            connection(store_text(s, 0), loc, exp, store_text(s, 3), store_text(s, 4));
+        *ready = conn != NULL;
+        json_decref(conn);
+        json_decref(loc);
+        json_decref(exp);
+    }
+    store_done(s);
+    return rc < 0 ? -1 : 0;
+}
+
 static json_t *attached(struct store_conn *c, const char *server_id, struct st_err *err)
 {
     struct store_stmt *s = store_query(c, err,
@@ -607,7 +787,9 @@ const struct compute_volumes_ops vol_compute_volumes = {
     .boot_image = boot_image,
     .boot = boot,
     .release = release,
+    .rehome = rehome,
     .server_volumes = server_volumes,
+    .boot_ready = boot_ready,
     .attached = attached,
     .host_desired = vol_host_desired,
     .host_report = vol_host_report,

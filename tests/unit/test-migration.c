@@ -3,7 +3,9 @@
  * live state machines driven by hosts' reports through host_report(), the
  * per-role "migration" object of the desired state, the fencing of reports
  * from hosts that are not the migration's, and the capacity a migration
- * holds on its destination. */
+ * holds on its destination; an evacuation takes the server's volumes along
+ * (the volume provider's rehome), a cold migration of such a server is
+ * refused. */
 #include "testutil.h"
 
 #include "common/json.h"
@@ -14,10 +16,16 @@
 #include "compute/scheduler.h"
 #include "compute/server.h"
 #include "network/network.h"
+#include "compute/volumes.h"
 #include "store/store.h"
+#include "volume/volume.h"
 #include "common/banned.h"
 
 #define S1 "11111111-1111-4111-8111-111111111111"
+#define V1 "aaaaaaaa-1111-4111-8111-111111111111"
+#define V2 "bbbbbbbb-2222-4222-8222-222222222222"
+#define A1 "cccccccc-1111-4111-8111-111111111111"
+#define A2 "dddddddd-2222-4222-8222-222222222222"
 
 static const struct compute_conf conf = {16.0, 1.5, 1.0, 512, 60, 10, 20, 51200, 60, "nova",
                                          true, 64};
@@ -365,6 +373,195 @@ static void t06_cold_import_fails(void **state)
     free(mid);
 }
 
+
+/* Volume 'vid' on 'vhost', attached ('attached', in-use) to S1 on host1
+ * as 'att' over iSCSI when 'vhost' is another host. */
+static void volume_attached(struct fx *f, const char *vid, const char *vhost, const char *att,
+                            const char *dev)
+{
+    struct st_err err = ST_ERR_INIT;
+    bool iscsi = strcmp(vhost, "host1") != 0;
+    if (store_exec(f->c, &err,
+                   "INSERT INTO volumes (id, project_id, user_id, name, size, type_id, host,"
+                   " backend, status, location, created_at, updated_at) VALUES (?, 'p', 'u',"
+                   " 'v', 1, (SELECT id FROM volume_types WHERE name = 'file'), ?, 'file',"
+                   " 'in-use', '{\"type\": \"file\", \"path\": \"/v/x.qcow2\", \"format\":"
+                   " \"qcow2\"}', 1, 1)",
+                   STORE_ARGS(P(vid), P(vhost))) < 0 ||
+        store_exec(f->c, &err,
+                   "INSERT INTO volume_attachments (id, volume_id, server_id, host, device,"
+                   " status, transport, chap_user, chap_secret, export, attached_at, created_at,"
+                   " updated_at) VALUES (?, ?, ?, 'host1', ?, 'attached', ?, ?, ?, ?, 1, 1, 1)",
+                   STORE_ARGS(P(att), P(vid), P(S1), P(dev), P(iscsi ? "iscsi" : "file"),
+                              P(iscsi ? "att-old" : NULL),
+                              P(iscsi ? "0123456789abcdef0123456789abcdef" : NULL),
+                              P(iscsi ? "{\"iqn\": \"iqn.x:old\", \"lun\": 1, \"portal\":"
+                                        " \"198.18.0.9:3260\"}"
+                                      : NULL))) < 0)
+        fail_msg("insert: %s", err.msg);
+}
+
+static void host_down(struct fx *f, const char *host)
+{
+    struct st_err err = ST_ERR_INIT;
+    if (store_exec(f->c, &err, "UPDATE hosts SET forced_down = 1 WHERE name = ?",
+                   STORE_ARGS(P(host))) < 0)
+        fail_msg("update: %s", err.msg);
+}
+
+#define ATT(c) "SELECT " c " FROM volume_attachments WHERE server_id = ? ORDER BY device LIMIT 1"
+
+/* The "volumes" of S1 in host's desired state, compact. */
+static char *desired_vols(struct fx *f, const char *host)
+{
+    struct st_err err = ST_ERR_INIT;
+    json_t *d = host_desired(f->c, host, &err), *s;
+    char *out = NULL;
+    size_t i;
+    if (!d)
+        fail_msg("host_desired: %s", err.msg);
+    json_array_foreach(json_object_get(d, "servers"), i, s)
+    {
+        if (!strcmp(json_string_value(json_object_get(s, "id")), S1))
+            out = json_dumps(json_object_get(s, "volumes"), JSON_COMPACT | JSON_SORT_KEYS);
+    }
+    json_decref(d);
+    return out ? out : st_xstrdup("absent");
+}
+
+static void t07_evacuate_takes_volumes(void **state)
+{
+    struct fx *f = *state;
+    struct st_err err = ST_ERR_INIT;
+    char *att, *text, rep[2048];
+    compute_volumes_register(&vol_compute_volumes);
+    volume_attached(f, V1, "host3", A1, "vdb");
+    /* Cold migration of a server with volumes: still 409. */
+    assert_int_equal(store_begin(f->c, &err), 0);
+    assert_int_equal(migration_start_cold(f->c, &f->ctx, &f->r, "host2", NULL, NULL, &err), -1);
+    assert_int_equal(err.kind, ST_ERR_CONFLICT);
+    assert_non_null(strstr(err.msg, "evacuation"));
+    store_rollback(f->c);
+    st_err_clear(&err);
+    assert_col(f, "SELECT COUNT(*) FROM migrations WHERE server_id = ?", "0");
+
+    host_down(f, "host1");
+    assert_int_equal(store_begin(f->c, &err), 0);
+    in_tx(f, migration_start_evacuate(f->c, &f->ctx, &f->r, "host2", &err), &err);
+    assert_col(f, SERVER("host"), "host2");
+    /* A new attachment on host2, over iSCSI with fresh credentials. */
+    att = col(f, ATT("id"));
+    assert_string_not_equal(att, A1);
+    assert_col(f, ATT("host || ' ' || status || ' ' || transport || ' ' || device"),
+               "host2 attaching iscsi vdb");
+    assert_col(f, ATT("chap_user = 'att-' || substr(id, 1, 8) AND length(chap_secret) = 32 AND"
+                      " chap_secret <> '0123456789abcdef0123456789abcdef' AND export IS NULL"),
+               "1");
+    assert_col(f, "SELECT status FROM volumes WHERE id = '" V1 "' AND ? IS NOT NULL", "attaching");
+    /* Host3 exports it for the new attachment only; host2 gets it once
+     * the export is reported. */
+    {
+        json_t *d = host_desired(f->c, "host3", &err);
+        json_t *x = json_object_get(json_array_get(json_object_get(d, "volumes"), 0), "exports");
+        assert_int_equal(json_array_size(x), 1);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(x, 0),
+                                                              "attachment_id")),
+                            att);
+        json_decref(d);
+    }
+    text = desired_vols(f, "host2");
+    assert_string_equal(text, "[]");
+    free(text);
+    snprintf(rep, sizeof(rep),
+             "{\"volumes\": [{\"id\": \"" V1 "\", \"state\": \"available\", \"size\": 1,"
+             " \"exports\": [{\"attachment_id\": \"%s\", \"portal\": \"198.18.0.9:3260\","
+             " \"iqn\": \"iqn.2026-01.invalid.stratus:%s\", \"lun\": 1}]}]}",
+             att, att);
+    report(f, "host3", rep);
+    text = desired_vols(f, "host2");
+    assert_non_null(strstr(text, "\"type\":\"iscsi\""));
+    assert_non_null(strstr(text, att));
+    free(text);
+    /* Host2 builds it with the volume and says so: in-use again. */
+    snprintf(rep, sizeof(rep),
+             "{\"servers\": [{\"id\": \"" S1 "\", \"state\": \"running\","
+             " \"disk_generation\": 2, \"volumes\": [{\"attachment_id\": \"%s\","
+             " \"state\": \"attached\", \"fault\": null}]}]}",
+             att);
+    report(f, "host2", rep);
+    assert_col(f, ATT("status"), "attached");
+    assert_col(f, "SELECT status FROM volumes WHERE id = '" V1 "' AND ? IS NOT NULL", "in-use");
+    assert_col(f, MIG("status"), "done");
+    free(att);
+}
+
+static void t08_evacuate_volume_on_down_host(void **state)
+{
+    struct fx *f = *state;
+    struct st_err err = ST_ERR_INIT;
+    compute_volumes_register(&vol_compute_volumes);
+    volume_attached(f, V1, "host3", A1, "vdb");
+    volume_attached(f, V2, "host1", A2, "vdc");
+    host_down(f, "host1");
+    assert_int_equal(store_begin(f->c, &err), 0);
+    assert_int_equal(migration_start_evacuate(f->c, &f->ctx, &f->r, "host2", &err), -1);
+    store_rollback(f->c);
+    assert_int_equal(err.kind, ST_ERR_CONFLICT);
+    assert_non_null(strstr(err.msg, "Volume " V2 " is on host host1, which is down"));
+    st_err_clear(&err);
+    assert_col(f, "SELECT COUNT(*) FROM migrations WHERE server_id = ?", "0");
+    assert_col(f, SERVER("host || ' ' || disk_generation"), "host1 1");
+    assert_col(f, "SELECT group_concat(id || ':' || host || ':' || status, ' ') FROM (SELECT *"
+                  " FROM volume_attachments WHERE server_id = ? ORDER BY device)",
+               A1 ":host1:attached " A2 ":host1:attached");
+    /* The same when the volume's host is another that is down. */
+    assert_int_equal(store_exec(f->c, &err, "DELETE FROM volume_attachments WHERE id = ?",
+                                STORE_ARGS(P(A2))),
+                     1);
+    host_down(f, "host3");
+    assert_int_equal(store_begin(f->c, &err), 0);
+    assert_int_equal(migration_start_evacuate(f->c, &f->ctx, &f->r, "host2", &err), -1);
+    store_rollback(f->c);
+    assert_int_equal(err.kind, ST_ERR_CONFLICT);
+    assert_non_null(strstr(err.msg, "Volume " V1 " is on host host3, which is down"));
+    assert_col(f, SERVER("host"), "host1");
+}
+
+/* A server booted from a volume is not in the destination's desired state
+ * until its boot volume's connection is known: else the destination would
+ * make a root disk from the image. */
+static void t09_evacuate_boot_volume_waits(void **state)
+{
+    struct fx *f = *state;
+    struct st_err err = ST_ERR_INIT;
+    char *att, *text, rep[2048];
+    compute_volumes_register(&vol_compute_volumes);
+    volume_attached(f, V1, "host3", A1, "vda");
+    assert_int_equal(store_exec(f->c, &err,
+                                "UPDATE volume_attachments SET boot_index = 0 WHERE id = ?",
+                                STORE_ARGS(P(A1))),
+                     1);
+    host_down(f, "host1");
+    assert_int_equal(store_begin(f->c, &err), 0);
+    in_tx(f, migration_start_evacuate(f->c, &f->ctx, &f->r, "host2", &err), &err);
+    att = col(f, ATT("id"));
+    assert_col(f, ATT("device || ' ' || boot_index"), "vda 0");
+    text = desired_vols(f, "host2");
+    assert_string_equal(text, "absent");
+    free(text);
+    snprintf(rep, sizeof(rep),
+             "{\"volumes\": [{\"id\": \"" V1 "\", \"state\": \"available\", \"size\": 1,"
+             " \"exports\": [{\"attachment_id\": \"%s\", \"portal\": \"198.18.0.9:3260\","
+             " \"iqn\": \"iqn.2026-01.invalid.stratus:%s\", \"lun\": 1}]}]}",
+             att, att);
+    report(f, "host3", rep);
+    text = desired_vols(f, "host2");
+    assert_non_null(strstr(text, "\"boot_index\":0"));
+    assert_non_null(strstr(text, "\"type\":\"iscsi\""));
+    free(text);
+    free(att);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +571,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(t04_claim_on_destination, setup, teardown),
         cmocka_unit_test_setup_teardown(t05_live_abort_and_complete, setup, teardown),
         cmocka_unit_test_setup_teardown(t06_cold_import_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(t07_evacuate_takes_volumes, setup, teardown),
+        cmocka_unit_test_setup_teardown(t08_evacuate_volume_on_down_host, setup, teardown),
+        cmocka_unit_test_setup_teardown(t09_evacuate_boot_volume_waits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
