@@ -359,6 +359,49 @@ sim_hosts_start() {
 # sim COMMAND [ARGS]: another sim-hosts command on this test's hosts
 # (stop, status, kill-agent I, start-agent I).
 sim() { "$ST_TOP/scripts/sim-hosts" "$@" --state-dir "$ST_SIM_STATE"; }
+# Simulated hosts are named NAME-N: sim_idx NAME-2 -> 2.
+sim_idx() { echo "${1##*-}"; }
+vsh() { # HOST virsh-args...: virsh on that simulated host's own libvirtd
+    local i
+    i=$(sim_idx "$1")
+    shift
+    virsh -q -c "qemu+unix:///system?socket=$ST_SIM_STATE/$i/run/libvirt/libvirt-sock" "$@"
+}
+doms_on() { vsh "$1" list --all --name 2>/dev/null | grep . | tr '\n' ' ' | sed 's/ $//'; }
+running_on() { vsh "$1" list --name 2>/dev/null | grep . | tr '\n' ' ' | sed 's/ $//'; }
+# wait_doms HOST EXPECTED [SECONDS]: until HOST's libvirtd has exactly the
+# domains EXPECTED (names, space-separated; "" for none); prints them.
+wait_doms() {
+    local got=
+    for _ in $(seq $((${3:-30} * 4))); do
+        got=$(doms_on "$1")
+        [ "$got" = "$2" ] && break
+        sleep 0.25
+    done
+    echo "$got"
+}
+# marker_userdata TAG MARK FILE: the start of a test guest's user-data
+# script in FILE: on its first boot it writes MARK to its root disk
+# ("TAG-MARK-WRITTEN MARK"), on later boots it reads it back
+# ("TAG-MARK-SEEN MARK"), and it counts its boots there ("TAG-BOOTS N").
+# The test appends the rest of the script (ending with "exit 0").
+marker_userdata() {
+    local lc
+    lc=$(echo "$1" | tr 'A-Z' 'a-z')
+    cat >"$3" <<EOF
+#!/bin/sh
+m=/mnt/disk
+if [ -f \$m/$lc-mark ]; then
+    echo "$1-MARK-SEEN \$(cat \$m/$lc-mark)"
+else
+    echo $2 >\$m/$lc-mark
+    echo "$1-MARK-WRITTEN $2"
+fi
+echo boot >>\$m/$lc-boots
+sync
+echo "$1-BOOTS \$(grep -c . \$m/$lc-boots)"
+EOF
+}
 
 done_testing() {
     if [ "$ST_FAILED" -ne 0 ]; then

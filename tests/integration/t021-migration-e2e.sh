@@ -40,26 +40,6 @@ H1=t021-1 H2=t021-2 H3=t021-3
 EXTNS=stx-t021-$$
 trap 'ip netns del "$EXTNS" 2>/dev/null; st_cleanup' EXIT
 ext() { ip netns exec "$EXTNS" "$@"; }
-idx() { echo "${1##*-}"; } # t021-2 -> 2
-vsh() { # HOST virsh-args...: virsh on that simulated host's own libvirtd
-    local i
-    i=$(idx "$1")
-    shift
-    virsh -q -c "qemu+unix:///system?socket=$ST_SIM_STATE/$i/run/libvirt/libvirt-sock" "$@"
-}
-doms_on() { vsh "$1" list --all --name 2>/dev/null | grep . | tr '\n' ' ' | sed 's/ $//'; }
-running_on() { vsh "$1" list --name 2>/dev/null | grep . | tr '\n' ' ' | sed 's/ $//'; }
-# wait_doms HOST EXPECTED [SECONDS]: until HOST's libvirtd has exactly the
-# domains EXPECTED (names, space-separated; "" for none); prints them.
-wait_doms() {
-    local got=
-    for _ in $(seq $((${3:-30} * 4))); do
-        got=$(doms_on "$1")
-        [ "$got" = "$2" ] && break
-        sleep 0.25
-    done
-    echo "$got"
-}
 # Every action and what it shows go through the CLI; the polls in between
 # are API calls (curl: a python start per poll costs 1-2 s on this machine).
 api() { # METHOD PATH [curl args]: the body
@@ -137,18 +117,8 @@ MAC=$(os port show pvm -f value -c mac_address)
 PORT=$(os port show pvm -f value -c id)
 
 MARK=t021-$RANDOM$RANDOM
-cat >"$ST_TMP/ud" <<EOF
-#!/bin/sh
-m=/mnt/disk
-if [ -f \$m/t021-mark ]; then
-    echo "T021-MARK-SEEN \$(cat \$m/t021-mark)"
-else
-    echo $MARK >\$m/t021-mark
-    echo "T021-MARK-WRITTEN $MARK"
-fi
-echo boot >>\$m/t021-boots
-sync
-echo "T021-BOOTS \$(grep -c . \$m/t021-boots)"
+marker_userdata T021 "$MARK" "$ST_TMP/ud"
+cat >>"$ST_TMP/ud" <<EOF
 mkdir -p /www
 echo "t021 open" >/www/index.html
 httpd -p 8000 -h /www
@@ -277,7 +247,7 @@ if [ "$few" != yes ]; then
     diag "pings: $(grep -oE 'icmp_seq=[0-9]+' "$ST_TMP/ping-live" | cut -d= -f2 | tr '\n' ' ')"
     for h in "$D1" "$T"; do
         diag "$h: domstate $(vsh "$h" domstate --reason "$DOM" 2>&1 | tr '\n' ' ')"
-        d=$ST_SIM_STATE/$(idx "$h")
+        d=$ST_SIM_STATE/$(sim_idx "$h")
         grep -F -e "$ID" -e "migration" "$d/agent.log" 2>/dev/null | tail -n 12 | sed "s/^/# $h agent: /"
         tail -n 6 "$d/log/libvirt/libvirtd.log" 2>/dev/null | sed "s/^/# $h libvirtd: /"
         tail -n 6 "$d/log/libvirt/qemu/$DOM.log" 2>/dev/null | sed "s/^/# $h qemu: /"
@@ -310,7 +280,7 @@ check_fail "... and no new boot on the destination's console" grep -q "T021-BOOT
 T=$(vm_field OS-EXT-SRV-ATTR:host)
 out=$(os "${NOVA[@]}" server evacuate vm 2>&1)
 check_match "server evacuate is refused while the host is up" "409|still in use" "$out"
-sim kill-agent "$(idx "$T")"
+sim kill-agent "$(sim_idx "$T")"
 vsh "$T" destroy "$DOM" >/dev/null 2>&1
 check_eq "the host crashed: its agent is dead, its domain stopped (still defined)" "$DOM shut off" \
     "$(doms_on "$T") $(vsh "$T" domstate "$DOM" 2>&1)"
@@ -326,7 +296,7 @@ check_eq "ACTIVE on another host" "ACTIVE yes" "$(vm_field status) $([ "$E" != "
 check "rebuilt there from the image (a fresh disk: marker written anew, first boot), same address" \
     console_has "T021-MARK-WRITTEN $MARK .*T021-BOOTS 1 .*ip=10.21.0.11/24 .*stratus-guest: ready" 180
 check "the floating IP answers" fip_answers
-sim start-agent "$(idx "$T")"
+sim start-agent "$(sim_idx "$T")"
 left=x started=no
 for _ in $(seq 160); do
     [ -n "$(running_on "$T")" ] && started=yes
@@ -362,7 +332,7 @@ vm_gone() {
 check "server delete: gone" vm_gone
 left=
 for h in $H1 $H2 $H3; do
-    left+="$(wait_doms "$h" "")$(ls "$ST_SIM_STATE/$(idx "$h")/instances" 2>/dev/null | grep -v '^[_.]' | tr '\n' ' ')"
+    left+="$(wait_doms "$h" "")$(ls "$ST_SIM_STATE/$(sim_idx "$h")/instances" 2>/dev/null | grep -v '^[_.]' | tr '\n' ' ')"
 done
 check_eq "no domain or instance directory is left on any host" "" "$left"
 check "the migration files are gone from the controller" \

@@ -45,24 +45,6 @@ stop_tgtd() {
     TGTD_STARTED=0
 }
 trap 'st_cleanup; stop_tgtd' EXIT
-idx() { echo "${1##*-}"; } # t022-2 -> 2
-vsh() { # HOST virsh-args...: virsh on that simulated host's own libvirtd
-    local i
-    i=$(idx "$1")
-    shift
-    virsh -q -c "qemu+unix:///system?socket=$ST_SIM_STATE/$i/run/libvirt/libvirt-sock" "$@"
-}
-doms_on() { vsh "$1" list --all --name 2>/dev/null | grep . | tr '\n' ' ' | sed 's/ $//'; }
-running_on() { vsh "$1" list --name 2>/dev/null | grep . | tr '\n' ' ' | sed 's/ $//'; }
-wait_doms() { # HOST EXPECTED [SECONDS]: prints the domains once they are EXPECTED
-    local got=
-    for _ in $(seq $((${3:-30} * 4))); do
-        got=$(doms_on "$1")
-        [ "$got" = "$2" ] && break
-        sleep 0.25
-    done
-    echo "$got"
-}
 targets() { tgtadm --lld iscsi --mode target --op show 2>/dev/null | grep -o 'invalid.stratus:[0-9a-f-]*' | sort | tr '\n' ' '; }
 # The polls between the CLI's actions are API calls (curl).
 api() { # METHOD PATH [curl args]: the body
@@ -150,18 +132,8 @@ check "its file is in $H1's pool" test -s "$ST_SIM_STATE/1/data/volumes/volume-$
 LV=$(new_volume local2 $H2 --size 1)
 check "a volume local2 on $H2 becomes available" wait_vstatus "$LV" available
 MARK=t022-$RANDOM$RANDOM
-cat >"$ST_TMP/ud" <<EOF
-#!/bin/sh
-m=/mnt/disk
-if [ -f \$m/t022-mark ]; then
-    echo "T022-MARK-SEEN \$(cat \$m/t022-mark)"
-else
-    echo $MARK >\$m/t022-mark
-    echo "T022-MARK-WRITTEN $MARK"
-fi
-echo boot >>\$m/t022-boots
-sync
-echo "T022-BOOTS \$(grep -c . \$m/t022-boots)"
+marker_userdata T022 "$MARK" "$ST_TMP/ud"
+cat >>"$ST_TMP/ud" <<EOF
 exit 0
 EOF
 check "server create --volume bootvol on $H2" os "${NOVA[@]}" server create --volume bootvol \
@@ -235,8 +207,8 @@ for _ in $(seq 120); do
 done
 left=
 for h in $H1 $H2 $H3; do
-    left+="$(wait_doms "$h" "")$(ls "$ST_SIM_STATE/$(idx "$h")/instances" 2>/dev/null | grep -v '^[_.]' | tr '\n' ' ')"
-    left+="$(ls "$ST_SIM_STATE/$(idx "$h")/data/volumes" 2>/dev/null | grep -E '^(volume|snapshot)-' | tr '\n' ' ')"
+    left+="$(wait_doms "$h" "")$(ls "$ST_SIM_STATE/$(sim_idx "$h")/instances" 2>/dev/null | grep -v '^[_.]' | tr '\n' ' ')"
+    left+="$(ls "$ST_SIM_STATE/$(sim_idx "$h")/data/volumes" 2>/dev/null | grep -E '^(volume|snapshot)-' | tr '\n' ' ')"
 done
 check_eq "no volume, domain, instance directory or volume file is left on any host" "" \
     "$(os volume list -f value -c ID 2>&1)$left"
